@@ -1,0 +1,203 @@
+/**
+ * Configuration: every option is declared once here, with its default and help text. Values
+ * come from, highest precedence first: command-line flags (`--port 7000`), the YAML config
+ * file (`--config sluice.yaml`, keys as named here), `SLUICE_*` environment variables
+ * (`SLUICE_PORT=7000`; dashes become underscores), then the embedded defaults.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+
+export type OptionType = 'integer' | 'bytes' | 'string' | 'boolean' | 'enum';
+
+export interface OptionSpec {
+  name: string;
+  type: OptionType;
+  default: string;
+  help: string;
+  /** Can CONFIG SET change it while running? */
+  mutable: boolean;
+  /** For 'enum'. */
+  choices?: string[];
+  /** Smallest allowed number, for integer and bytes. */
+  min?: number;
+  /** Kept out of logs and CONFIG GET shows it only to an authenticated client. */
+  secret?: boolean;
+}
+
+export const options: OptionSpec[] = [
+  { name: 'port', type: 'integer', default: '6380', min: 0, mutable: false, help: 'TCP port to listen on (0 picks a free port; the start-up line says which).' },
+  { name: 'bind', type: 'string', default: '127.0.0.1', mutable: false, help: 'Address to listen on. Use 0.0.0.0 to accept other machines (set requirepass first).' },
+  { name: 'requirepass', type: 'string', default: '', mutable: true, secret: true, help: 'Password clients must give with AUTH or HELLO ... AUTH. Empty: no password.' },
+  { name: 'maxclients', type: 'integer', default: '10000', min: 1, mutable: true, help: 'Most connections at once; more are refused with an error.' },
+  { name: 'timeout', type: 'integer', default: '0', min: 0, mutable: true, help: 'Close a client idle for this many seconds (0: never).' },
+  { name: 'proto-max-bulk-len', type: 'bytes', default: '512mb', min: 1, mutable: true, help: 'Largest single argument accepted (e.g. the text given to TOK.COUNT).' },
+  { name: 'client-query-buffer-limit', type: 'bytes', default: '1gb', min: 1024, mutable: true, help: 'Most bytes buffered for one incomplete command before the client is disconnected.' },
+  { name: 'max-multibulk-length', type: 'integer', default: '1048576', min: 1, mutable: true, help: 'Most arguments in one command.' },
+  { name: 'client-output-limit', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Disconnect a client whose unsent replies exceed this (0: no limit). Reading from a client pauses while its replies are not drained.' },
+  { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
+  { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
+];
+
+const byName = new Map(options.map((o) => [o.name, o]));
+
+export type ConfigValue = string | number | boolean;
+
+/** The running configuration: option values plus the raw YAML file for family sections. */
+export class Config {
+  private values = new Map<string, ConfigValue>();
+  /** The YAML file's contents (families read their sections, e.g. `policies:`). */
+  file: Record<string, unknown> = {};
+  filePath = '';
+
+  constructor() {
+    for (const o of options) this.values.set(o.name, parseValue(o, o.default, 'default'));
+  }
+
+  get(name: string): ConfigValue {
+    const v = this.values.get(name);
+    if (v === undefined) throw new Error(`no such configuration option: ${name}`);
+    return v;
+  }
+
+  num(name: string): number {
+    return this.get(name) as number;
+  }
+
+  str(name: string): string {
+    return String(this.get(name));
+  }
+
+  /** Sets an option from text; throws ConfigError with a message that says what is wrong. */
+  set(name: string, raw: string, source: string): void {
+    const spec = byName.get(name);
+    if (!spec) throw new ConfigError(`unknown option '${name}' (from ${source}); \`sluice --help\` lists them`);
+    this.values.set(name, parseValue(spec, raw, source));
+  }
+
+  /** The option as CONFIG GET shows it. */
+  show(name: string): string {
+    const spec = byName.get(name)!;
+    const v = this.values.get(name)!;
+    if (spec.type === 'boolean') return v ? 'yes' : 'no';
+    return String(v);
+  }
+}
+
+export class ConfigError extends Error {}
+
+const UNITS: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+
+function parseValue(spec: OptionSpec, raw: string, source: string): ConfigValue {
+  const text = String(raw).trim();
+  const bad = (why: string) => new ConfigError(`invalid value '${text}' for ${spec.name} (from ${source}): ${why}`);
+  switch (spec.type) {
+    case 'string':
+      return text;
+    case 'boolean':
+      if (/^(yes|true|1|on)$/i.test(text)) return true;
+      if (/^(no|false|0|off)$/i.test(text)) return false;
+      throw bad('expected yes or no');
+    case 'enum':
+      if (!spec.choices!.includes(text)) throw bad(`expected one of ${spec.choices!.join(', ')}`);
+      return text;
+    case 'integer':
+    case 'bytes': {
+      const m = /^(\d+)([a-z]*)$/i.exec(text);
+      const unit = m ? (spec.type === 'bytes' ? UNITS[m[2].toLowerCase() || 'b'] : m[2] === '' ? 1 : undefined) : undefined;
+      if (!m || unit === undefined) {
+        throw bad(spec.type === 'bytes' ? 'expected a size such as 1024, 64kb, 512mb or 1gb' : 'expected a whole number');
+      }
+      const n = Number(m[1]) * unit;
+      if (!Number.isSafeInteger(n)) throw bad('too large');
+      if (spec.min !== undefined && n < spec.min) throw bad(`must be at least ${spec.min}`);
+      return n;
+    }
+  }
+}
+
+export function optionSpec(name: string): OptionSpec | undefined {
+  return byName.get(name);
+}
+
+export interface LoadResult {
+  config: Config;
+  help: boolean;
+  version: boolean;
+}
+
+/** Builds the configuration from argv (without node and script), the environment and the file. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
+  const flagOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
+  for (const o of options) flagOptions[o.name] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: flagOptions, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; \`sluice --help\` lists the options`);
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  const config = new Config();
+  if (flags.help || flags.version) return { config, help: !!flags.help, version: !!flags.version };
+
+  for (const o of options) {
+    const envName = 'SLUICE_' + o.name.toUpperCase().replace(/-/g, '_');
+    if (env[envName] !== undefined) config.set(o.name, env[envName]!, `environment ${envName}`);
+  }
+  const filePath = (flags.config as string | undefined) ?? env.SLUICE_CONFIG;
+  if (filePath) {
+    let text: string;
+    try {
+      text = readFileSync(filePath, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${filePath}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${filePath} is not valid YAML: ${(err as Error).message}`);
+    }
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${filePath} must be a mapping of option: value`);
+    config.file = doc as Record<string, unknown>;
+    config.filePath = filePath;
+    for (const [key, value] of Object.entries(config.file)) {
+      if (familySections.has(key)) continue;
+      if (value !== null && typeof value === 'object') throw new ConfigError(`config file ${filePath}: '${key}' must be a single value`);
+      config.set(key, String(value), `config file ${filePath}`);
+    }
+  }
+  for (const o of options) {
+    const v = flags[o.name];
+    if (typeof v === 'string') config.set(o.name, v, `flag --${o.name}`);
+  }
+  return { config, help: false, version: false };
+}
+
+/** Top-level YAML keys that hold a family's structured settings rather than an option. */
+export const familySections = new Set<string>();
+
+export function helpText(version: string): string {
+  const lines = [
+    `Sluice ${version}: rate limits, token counts and routing for LLM apps, over the Redis protocol.`,
+    '',
+    'Usage: sluice [--config FILE] [--OPTION VALUE ...]',
+    '',
+    'Every option below can also be set in the YAML config file (same name) or as an',
+    'environment variable SLUICE_<NAME> (upper case, dashes as underscores). Precedence:',
+    'flags, then the config file, then the environment, then the default shown.',
+    '',
+    '  -c, --config FILE   YAML config file (also SLUICE_CONFIG)',
+    '  -h, --help          this text',
+    '  -v, --version       print the version',
+  ];
+  for (const o of options) {
+    lines.push(`  --${o.name} ${o.type === 'boolean' ? 'yes|no' : o.type === 'enum' ? o.choices!.join('|') : o.type.toUpperCase()}`);
+    lines.push(`      ${o.help} Default: ${o.default === '' ? '(empty)' : o.default}.${o.mutable ? '' : ' Needs a restart to change.'}`);
+  }
+  return lines.join('\n');
+}

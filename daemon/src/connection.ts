@@ -1,0 +1,207 @@
+/**
+ * One client connection: parse what it sends, dispatch each command, and send the replies in
+ * request order with one socket write per read batch.
+ *
+ * Reply order with async replies: while no reply is pending, replies go from the shared writer
+ * straight to the socket at the end of the batch. A command answered later (a large token
+ * count on a worker thread) takes a slot in `queue`; replies written after it wait in the
+ * queue behind it, and the queue drains from the head as slots fill. Other connections never
+ * wait for it.
+ *
+ * Back-pressure: when the socket's buffer is full we stop reading from the client until it
+ * drains; a client whose unsent output passes `client-output-limit` is disconnected.
+ */
+import type { Socket } from 'node:net';
+import { ProtocolError, RequestParser, type ReplyWriter } from '@sluice/protocol';
+import { dispatch, type CommandEntry } from './dispatch';
+import type { Server } from './server';
+import type { LaterReply } from './commands';
+import { log } from './log';
+import { ReplyError } from './reply-error';
+
+interface Slot {
+  bytes: Buffer | null;
+  ready: boolean;
+}
+
+/** Limits for a client that has not authenticated yet (Redis's values). */
+const UNAUTHENTICATED_LIMITS = { maxBulkLen: 16 * 1024, maxArgs: 10, maxQueryBuffer: 1024 * 1024, unauthenticated: true };
+
+export class Connection {
+  readonly id: number;
+  readonly server: Server;
+  readonly socket: Socket;
+  readonly parser: RequestParser;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAt = Date.now();
+  lastInteraction = Date.now();
+  lastCommand = 'NULL';
+
+  /** Protocol 3 after HELLO 3. */
+  resp3 = false;
+  name = '';
+  libName = '';
+  libVersion = '';
+  private authenticatedFlag: boolean;
+
+  private queue: Slot[] | null = null;
+  private closingAfterReplies = false;
+  private readPaused = false;
+  closed = false;
+
+  constructor(server: Server, socket: Socket, id: number) {
+    this.server = server;
+    this.socket = socket;
+    this.id = id;
+    this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.laddr = `${socket.localAddress}:${socket.localPort}`;
+    this.authenticatedFlag = server.config.str('requirepass') === '';
+    this.parser = new RequestParser(this.authenticatedFlag ? server.parserLimits : UNAUTHENTICATED_LIMITS);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => log.verbose(`client ${this.id} (${this.addr}): ${err.message}`));
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.onDrain());
+  }
+
+  get authenticated(): boolean {
+    return this.authenticatedFlag;
+  }
+
+  set authenticated(yes: boolean) {
+    this.authenticatedFlag = yes;
+    this.parser.limits = yes ? this.server.parserLimits : UNAUTHENTICATED_LIMITS;
+  }
+
+  /** Called by the server when configuration changes the parser limits. */
+  refreshLimits(): void {
+    if (this.authenticatedFlag) this.parser.limits = this.server.parserLimits;
+  }
+
+  private readonly sink = (args: Buffer[]): boolean => {
+    this.server.stats.commandsProcessed++;
+    dispatch(this, args, this.server.writer);
+    if (args.length > 0) this.lastCommand = args[0].toString('latin1').toLowerCase();
+    return !this.closingAfterReplies && !this.closed;
+  };
+
+  private onData(chunk: Buffer): void {
+    if (this.closingAfterReplies) return;
+    const server = this.server;
+    server.stats.netInputBytes += chunk.length;
+    server.refreshClock();
+    this.lastInteraction = Date.now();
+    const w = server.writer;
+    w.resp3 = this.resp3;
+    try {
+      this.parser.feed(chunk, this.sink);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
+      w.error(err.message);
+      this.parser.reset();
+      this.closingAfterReplies = true;
+    }
+    this.flush();
+  }
+
+  /** Sends (or queues behind pending async replies) what the writer holds for this client. */
+  flush(): void {
+    const w = this.server.writer;
+    const bytes = w.take();
+    if (bytes !== null) {
+      if (this.closed) return;
+      if (this.queue === null) this.send(bytes);
+      else this.queue.push({ bytes, ready: true });
+    }
+    if (this.closingAfterReplies && this.queue === null) this.end();
+  }
+
+  /** A reply that will be written later, in its place among this client's replies. */
+  replyLater(later: LaterReply, entry: CommandEntry): void {
+    this.flush(); // replies before this one leave first
+    const slot: Slot = { bytes: null, ready: false };
+    (this.queue ??= []).push(slot);
+    later.then(
+      (write) => this.fill(slot, (w) => write(w)),
+      (err) => {
+        entry.failedCalls++;
+        const message = err instanceof ReplyError ? err.message : `ERR internal error in '${entry.spec.name}': ${(err as Error).message}`;
+        if (!(err instanceof ReplyError)) log.warning(`command '${entry.spec.name}' failed unexpectedly: ${(err as Error).stack ?? err}`);
+        this.fill(slot, (w) => w.error(message));
+      },
+    );
+  }
+
+  private fill(slot: Slot, write: (w: ReplyWriter) => void): void {
+    const w = this.server.writer;
+    w.resp3 = this.resp3;
+    write(w);
+    slot.bytes = w.take();
+    slot.ready = true;
+    const queue = this.queue!;
+    let n = 0;
+    while (n < queue.length && queue[n].ready) n++;
+    if (n === 0) return;
+    const ready = queue.splice(0, n);
+    if (queue.length === 0) this.queue = null;
+    const parts = ready.map((s) => s.bytes).filter((b): b is Buffer => b !== null);
+    if (!this.closed && parts.length > 0) this.send(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    if (this.closingAfterReplies && this.queue === null) this.end();
+  }
+
+  private send(bytes: Buffer): void {
+    this.server.stats.netOutputBytes += bytes.length;
+    if (this.socket.write(bytes)) return;
+    const limit = this.server.config.num('client-output-limit');
+    if (limit > 0 && this.socket.writableLength > limit) {
+      log.notice(`client ${this.id} (${this.addr}) closed: ${this.socket.writableLength} bytes of replies unread, over client-output-limit ${limit}`);
+      this.kill();
+      return;
+    }
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  private onDrain(): void {
+    if (this.readPaused && !this.closed) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Answers what is queued, then closes (QUIT, protocol errors, shutdown). */
+  closeAfterReplies(): void {
+    this.closingAfterReplies = true;
+    if (this.queue === null) this.end();
+  }
+
+  /** Whether replies are still being computed for this client. */
+  get busy(): boolean {
+    return this.queue !== null;
+  }
+
+  private end(): void {
+    if (this.closed) return;
+    this.socket.end();
+  }
+
+  /** Closes now, dropping unsent replies (CLIENT KILL, output limit, idle timeout). */
+  kill(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.server.forget(this);
+  }
+
+  /** Queued-but-unsent output bytes (CLIENT LIST omem). */
+  get outputBytes(): number {
+    return this.socket.writableLength;
+  }
+}

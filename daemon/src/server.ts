@@ -1,0 +1,177 @@
+/**
+ * The Sluice server: a TCP listener speaking RESP2/RESP3, its connections, statistics and
+ * graceful shutdown. Start it with `startServer(config)`; the CLI (cli.ts) does that.
+ */
+import net from 'node:net';
+import { ReplyWriter, type ParserLimits } from '@sluice/protocol';
+import { Config } from './config';
+import { Connection } from './connection';
+import { log } from './log';
+import native from './native';
+
+export const VERSION: string = require('../package.json').version;
+/** The Redis version whose protocol and commands Sluice follows (INFO redis_version, HELLO). */
+export const REDIS_COMPAT_VERSION = '7.2.0';
+
+export interface ServerStats {
+  connectionsReceived: number;
+  rejectedConnections: number;
+  commandsProcessed: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+}
+
+export class Server {
+  readonly config: Config;
+  readonly writer = new ReplyWriter();
+  readonly connections = new Map<number, Connection>();
+  readonly startedAt = Date.now();
+  stats: ServerStats = newStats();
+  parserLimits: ParserLimits;
+  /** The monotonic clock (ms), read once per read batch and passed to native operations. */
+  now = native.clockMs();
+
+  private listener: net.Server;
+  private nextClientId = 1;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private shuttingDown = false;
+  port = 0;
+
+  constructor(config: Config) {
+    this.config = config;
+    this.parserLimits = limitsFrom(config);
+    this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Starts listening; resolves with the port once bound. */
+  listen(): Promise<number> {
+    const port = this.config.num('port');
+    const host = this.config.str('bind');
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const hint =
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is in use: stop the other process or start Sluice with --port <another port>`
+            : err.code === 'EADDRNOTAVAIL'
+              ? `address ${host} is not on this machine: use --bind 127.0.0.1 or an address this machine has`
+              : err.message;
+        reject(new Error(`cannot listen on ${host}:${port}: ${hint}`));
+      };
+      this.listener.once('error', onError);
+      this.listener.listen({ port, host, backlog: 511 }, () => {
+        this.listener.off('error', onError);
+        this.port = (this.listener.address() as net.AddressInfo).port;
+        this.scheduleIdleCheck();
+        resolve(this.port);
+      });
+    });
+  }
+
+  refreshClock(): void {
+    this.now = native.clockMs();
+  }
+
+  /** Applies configuration changed at run time (CONFIG SET). */
+  configChanged(): void {
+    this.parserLimits = limitsFrom(this.config);
+    for (const c of this.connections.values()) c.refreshLimits();
+    this.scheduleIdleCheck();
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    this.stats.connectionsReceived++;
+    if (this.connections.size >= this.config.num('maxclients')) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => {});
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const conn = new Connection(this, socket, this.nextClientId++);
+    this.connections.set(conn.id, conn);
+  }
+
+  forget(conn: Connection): void {
+    this.connections.delete(conn.id);
+    if (this.shuttingDown && this.connections.size === 0) this.finishShutdown?.();
+  }
+
+  private scheduleIdleCheck(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    const timeout = this.config.num('timeout');
+    if (timeout <= 0) return;
+    this.idleTimer = setInterval(() => {
+      const cutoff = Date.now() - timeout * 1000;
+      for (const c of this.connections.values()) {
+        if (c.lastInteraction < cutoff && !c.busy) {
+          log.verbose(`client ${c.id} (${c.addr}) closed after ${timeout}s idle (timeout)`);
+          c.kill();
+        }
+      }
+    }, 1000);
+    this.idleTimer.unref();
+  }
+
+  private finishShutdown: (() => void) | null = null;
+  private resolveStopped!: () => void;
+  /** Resolves once a shutdown (SHUTDOWN, SIGINT, SIGTERM) has closed every connection. */
+  readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
+
+  /**
+   * Stops accepting, lets every connection receive the replies already in flight, then closes
+   * them. Resolves when all are closed (or after shutdown-timeout seconds).
+   */
+  shutdown(reason: string): Promise<void> {
+    if (this.shuttingDown) return this.stopped;
+    this.shuttingDown = true;
+    log.notice(`shutting down (${reason}): no new connections; answering ${this.connections.size} open connection(s)`);
+    this.listener.close();
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        log.warning(`shutdown-timeout reached with ${this.connections.size} connection(s) still busy; closing them`);
+        for (const c of this.connections.values()) c.kill();
+        resolve();
+      }, this.config.num('shutdown-timeout') * 1000);
+      timer.unref();
+      this.finishShutdown = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.connections.size === 0) this.finishShutdown();
+      else for (const c of [...this.connections.values()]) c.closeAfterReplies();
+    }).then(() => this.resolveStopped());
+    return this.stopped;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  resetStats(): void {
+    this.stats = newStats();
+  }
+}
+
+function newStats(): ServerStats {
+  return { connectionsReceived: 0, rejectedConnections: 0, commandsProcessed: 0, netInputBytes: 0, netOutputBytes: 0 };
+}
+
+function limitsFrom(config: Config): ParserLimits {
+  return {
+    maxBulkLen: config.num('proto-max-bulk-len'),
+    maxArgs: config.num('max-multibulk-length'),
+    maxQueryBuffer: config.num('client-query-buffer-limit'),
+  };
+}
+
+/** Creates and starts a server. */
+export async function startServer(config: Config): Promise<Server> {
+  const server = new Server(config);
+  await server.listen();
+  return server;
+}

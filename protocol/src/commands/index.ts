@@ -1,0 +1,14 @@
+import type { CommandSpec } from '../command-table';
+import { serverCommands } from './server';
+
+/** Every command family's table. A new family adds its list here. */
+export const commandFamilies: Record<string, CommandSpec[]> = {
+  server: serverCommands,
+};
+
+/** All top-level commands, by lowercase name. */
+export const commandTable: ReadonlyMap<string, CommandSpec> = new Map(
+  Object.values(commandFamilies)
+    .flat()
+    .map((spec) => [spec.name, spec]),
+);

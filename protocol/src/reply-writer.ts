@@ -1,0 +1,184 @@
+/**
+ * Encodes replies in RESP2 or RESP3 into one shared output pool, so that all replies to one
+ * read batch leave in a single socket write without a Buffer per reply.
+ *
+ * Use: set `resp3` for the connection being answered, write replies, then `take()` the bytes
+ * written since the last take and hand them to the socket. The pool region handed out is never
+ * written again (a full pool is replaced, not reused), so writes still queued in the socket
+ * keep valid bytes. Only one connection writes between two takes: the daemon takes at the end
+ * of every read batch and in every async completion.
+ *
+ * RESP3-only types are written in their RESP2 forms for RESP2 clients: map -> flat array,
+ * set -> array, double -> bulk string, boolean -> integer 0/1, null -> null bulk.
+ */
+
+const POOL_BYTES = 64 * 1024;
+
+/**
+ * Node's Buffer has fixed-encoding write methods (what `buf.write(s, o, enc)` calls after
+ * normalizing its arguments); calling them directly skips that work on every reply.
+ */
+type PoolBuffer = Buffer & {
+  latin1Write(text: string, offset: number): number;
+  utf8Write(text: string, offset: number): number;
+};
+const allocPool = (bytes: number) => Buffer.allocUnsafe(bytes) as PoolBuffer;
+const CRLF = '\r\n';
+
+export class ReplyWriter {
+  /** Encode RESP3 types natively (the connection said HELLO 3). */
+  resp3 = false;
+
+  private pool = allocPool(POOL_BYTES);
+  private offset = 0;
+  private segmentStart = 0;
+
+  /** Bytes written since the last take. */
+  get pendingBytes(): number {
+    return this.offset - this.segmentStart;
+  }
+
+  /** The bytes written since the last take, or null if none. */
+  take(): Buffer | null {
+    if (this.offset === this.segmentStart) return null;
+    const out = this.pool.subarray(this.segmentStart, this.offset);
+    this.segmentStart = this.offset;
+    return out;
+  }
+
+  /** Drops the bytes written since the last take (a client that went away). */
+  discard(): void {
+    this.offset = this.segmentStart;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.offset + bytes <= this.pool.length) return;
+    const carried = this.offset - this.segmentStart;
+    const next = allocPool(Math.max(POOL_BYTES, carried + bytes));
+    this.pool.copy(next, 0, this.segmentStart, this.offset);
+    this.pool = next;
+    this.segmentStart = 0;
+    this.offset = carried;
+  }
+
+  /** Writes an ASCII string (protocol text, numbers) as-is. */
+  private ascii(s: string): void {
+    this.reserve(s.length);
+    this.offset += this.pool.latin1Write(s, this.offset);
+  }
+
+  /** `+text` — text must not contain CR or LF. */
+  simple(text: string): void {
+    this.ascii('+' + text + CRLF);
+  }
+
+  ok(): void {
+    this.ascii('+OK\r\n');
+  }
+
+  /** `-CODE message`; CR and LF in the message become spaces, as Redis does. */
+  error(message: string): void {
+    const clean = /[\r\n]/.test(message) ? message.replace(/[\r\n]+/g, ' ') : message;
+    const bytes = Buffer.byteLength(clean);
+    this.reserve(bytes + 3);
+    this.pool[this.offset++] = 45;
+    this.offset += this.pool.utf8Write(clean, this.offset);
+    this.pool[this.offset++] = 13;
+    this.pool[this.offset++] = 10;
+  }
+
+  integer(n: number | bigint): void {
+    this.ascii(':' + (typeof n === 'number' ? Math.trunc(n) : n) + CRLF);
+  }
+
+  /** A bulk string from bytes or from text (UTF-8). */
+  bulk(value: Buffer | Uint8Array | string): void {
+    if (typeof value === 'string') {
+      const bytes = Buffer.byteLength(value);
+      const header = '$' + bytes + CRLF;
+      this.reserve(header.length + bytes + 2);
+      this.offset += this.pool.latin1Write(header, this.offset);
+      this.offset += this.pool.utf8Write(value, this.offset);
+    } else {
+      const header = '$' + value.length + CRLF;
+      this.reserve(header.length + value.length + 2);
+      this.offset += this.pool.latin1Write(header, this.offset);
+      this.pool.set(value, this.offset);
+      this.offset += value.length;
+    }
+    this.pool[this.offset++] = 13;
+    this.pool[this.offset++] = 10;
+  }
+
+  /** A missing value: `_` in RESP3, the null bulk `$-1` in RESP2. */
+  null(): void {
+    this.ascii(this.resp3 ? '_\r\n' : '$-1\r\n');
+  }
+
+  /** A missing array: `_` in RESP3, `*-1` in RESP2. */
+  nullArray(): void {
+    this.ascii(this.resp3 ? '_\r\n' : '*-1\r\n');
+  }
+
+  /** Header of an array of `length` elements; write the elements next. */
+  array(length: number): void {
+    this.ascii('*' + length + CRLF);
+  }
+
+  /** Header of a map of `pairs` key/value pairs (a flat array of 2*pairs in RESP2). */
+  map(pairs: number): void {
+    this.ascii(this.resp3 ? '%' + pairs + CRLF : '*' + pairs * 2 + CRLF);
+  }
+
+  /** Header of a set (an array in RESP2). */
+  set(length: number): void {
+    this.ascii((this.resp3 ? '~' : '*') + length + CRLF);
+  }
+
+  /** A double (`,1.5` in RESP3, a bulk string in RESP2). */
+  double(x: number): void {
+    const text = Number.isFinite(x) ? String(x) : x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
+    if (this.resp3) this.ascii(',' + text + CRLF);
+    else this.bulk(text);
+  }
+
+  /** A boolean (`#t`/`#f` in RESP3, integer 1/0 in RESP2). */
+  boolean(b: boolean): void {
+    if (this.resp3) this.ascii(b ? '#t\r\n' : '#f\r\n');
+    else this.ascii(b ? ':1\r\n' : ':0\r\n');
+  }
+
+  /** A verbatim text (`=len\r\ntxt:...` in RESP3, a bulk string in RESP2). */
+  verbatim(text: string, format = 'txt'): void {
+    if (!this.resp3) return this.bulk(text);
+    const body = format + ':' + text;
+    const bytes = Buffer.byteLength(body);
+    const header = '=' + bytes + CRLF;
+    this.reserve(header.length + bytes + 2);
+    this.offset += this.pool.latin1Write(header, this.offset);
+    this.offset += this.pool.utf8Write(body, this.offset);
+    this.pool[this.offset++] = 13;
+    this.pool[this.offset++] = 10;
+  }
+
+  /** An array of integers, e.g. a limiter's reply read from a typed array. */
+  integers(values: ArrayLike<number>, count = values.length): void {
+    let s = '*' + count + CRLF;
+    for (let i = 0; i < count; i++) s += ':' + Math.trunc(values[i]) + CRLF;
+    this.ascii(s);
+  }
+
+  /** An array of bulk strings. */
+  bulks(values: ReadonlyArray<string | Buffer>): void {
+    this.array(values.length);
+    for (const v of values) this.bulk(v);
+  }
+
+  /** Already-encoded RESP bytes. */
+  raw(bytes: Buffer | string): void {
+    if (typeof bytes === 'string') return this.ascii(bytes);
+    this.reserve(bytes.length);
+    this.pool.set(bytes, this.offset);
+    this.offset += bytes.length;
+  }
+}
