@@ -1,0 +1,157 @@
+/**
+ * Test support: start a real Sluice daemon as a child process on a free port, talk to it over
+ * real TCP (raw sockets, redis-cli), and stop it. Used by every *.test.ts in the workspace.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+
+const CLI = path.join(__dirname, 'cli.js');
+
+export interface Daemon {
+  port: number;
+  host: string;
+  process: ChildProcess;
+  /** Everything the daemon printed so far. */
+  output(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** Resolves with the exit code once the process exits by itself. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `sluice --port 0 ...args` and resolves once it says where it listens. */
+export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not start within 15 s; output:\n${out}`));
+    }, 15_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on ([^\s]+):(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          host: m[1],
+          port: Number(m[2]),
+          process: child,
+          output: () => out,
+          exited,
+          stop: async () => {
+            if (child.exitCode === null) child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with code ${code} before listening; output:\n${out}`));
+    });
+  });
+}
+
+/** A raw TCP client that collects every byte the server sends. */
+export class RawClient {
+  readonly socket: net.Socket;
+  received = Buffer.alloc(0);
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d) => {
+      this.received = Buffer.concat([this.received, d]);
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Waits until the received text satisfies `done` (or the connection closes, or 5 s pass). */
+  async until(done: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(this.received.toString('latin1'))) {
+      if (this.closed) break;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting; received so far: ${JSON.stringify(this.received.toString('latin1').slice(0, 500))}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.received.toString('latin1');
+  }
+
+  /** Sends `data` and waits for `expected` to appear in what was received since. */
+  async send(data: string | Buffer, expected: string): Promise<string> {
+    const before = this.received.length;
+    this.write(data);
+    const text = await this.until((t) => t.slice(before).includes(expected));
+    return text.slice(before);
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<string> {
+    return this.until(() => this.closed, timeoutMs);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Encodes a command as a RESP multibulk request. */
+export function resp(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a) : a;
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Runs redis-cli against the daemon; resolves with stdout (rejects with stderr on failure). */
+export function redisCli(port: number, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('redis-cli', ['-p', String(port), ...args], { timeout: 15_000 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error('redis-cli is not installed: apt-get install -y redis-tools (.ci/run does this)'));
+      } else if (err) reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
+  });
+}
