@@ -82,7 +82,6 @@ export class Connection {
   private readonly sink = (args: Buffer[]): boolean => {
     this.server.stats.commandsProcessed++;
     dispatch(this, args, this.server.writer);
-    if (args.length > 0) this.lastCommand = args[0].toString('latin1').toLowerCase();
     return !this.closingAfterReplies && !this.closed;
   };
 

@@ -63,8 +63,17 @@ export class ReplyWriter {
 
   /** Writes an ASCII string (protocol text, numbers) as-is. */
   private ascii(s: string): void {
-    this.reserve(s.length);
-    this.offset += this.pool.latin1Write(s, this.offset);
+    const len = s.length;
+    this.reserve(len);
+    if (len > 24) {
+      this.offset += this.pool.latin1Write(s, this.offset);
+      return;
+    }
+    // Short protocol text: a loop beats the native call.
+    const pool = this.pool;
+    let o = this.offset;
+    for (let i = 0; i < len; i++) pool[o++] = s.charCodeAt(i);
+    this.offset = o;
   }
 
   /** `+text` — text must not contain CR or LF. */

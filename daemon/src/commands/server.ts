@@ -348,6 +348,7 @@ const config: Record<string, Handler> = {
     for (const e of allEntries()) {
       e.calls = 0;
       e.usec = 0;
+      e.timedCalls = 0;
       e.failedCalls = 0;
       e.rejectedCalls = 0;
     }
@@ -434,10 +435,11 @@ function infoSection(conn: Connection, section: string): string[] | null {
       const lines: string[] = [];
       for (const e of allEntries()) {
         if (e.calls === 0 && e.failedCalls === 0 && e.rejectedCalls === 0) continue;
-        const usec = Math.round(e.usec);
-        const perCall = e.calls ? (e.usec / e.calls).toFixed(2) : '0.00';
+        // Time is measured on a sample of calls (see dispatch.ts) and scaled to all calls.
+        const perCall = e.timedCalls ? e.usec / e.timedCalls : 0;
+        const usec = Math.round(perCall * e.calls);
         lines.push(
-          `cmdstat_${e.spec.name}:calls=${e.calls},usec=${usec},usec_per_call=${perCall},rejected_calls=${e.rejectedCalls},failed_calls=${e.failedCalls}`,
+          `cmdstat_${e.spec.name}:calls=${e.calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${e.rejectedCalls},failed_calls=${e.failedCalls}`,
         );
       }
       return lines;
