@@ -48,6 +48,8 @@ export class Connection {
   private queue: Slot[] | null = null;
   private closingAfterReplies = false;
   private readPaused = false;
+  /** True while this connection's read batch is being dispatched (its replies are in the writer). */
+  private inBatch = false;
   closed = false;
 
   constructor(server: Server, socket: Socket, id: number) {
@@ -93,14 +95,22 @@ export class Connection {
     this.lastInteraction = Date.now();
     const w = server.writer;
     w.resp3 = this.resp3;
+    this.inBatch = true;
     try {
       this.parser.feed(chunk, this.sink);
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
-      w.error(err.message);
+      if (err instanceof ProtocolError) {
+        log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
+        w.error(err.message);
+      } else {
+        // A bug, not the client's fault: keep the daemon up, close only this connection.
+        log.warning(`client ${this.id} (${this.addr}): unexpected error, closing the connection: ${(err as Error).stack ?? err}`);
+        w.error('ERR internal error; the connection is closed, please report this');
+      }
       this.parser.reset();
       this.closingAfterReplies = true;
+    } finally {
+      this.inBatch = false;
     }
     this.flush();
   }
@@ -175,7 +185,7 @@ export class Connection {
   /** Answers what is queued, then closes (QUIT, protocol errors, shutdown). */
   closeAfterReplies(): void {
     this.closingAfterReplies = true;
-    if (this.queue === null) this.end();
+    if (this.queue === null && !this.inBatch) this.end();
   }
 
   /** Whether replies are still being computed for this client. */
