@@ -27,6 +27,9 @@ interface Slot {
 /** Limits for a client that has not authenticated yet (Redis's values). */
 const UNAUTHENTICATED_LIMITS = { maxBulkLen: 16 * 1024, maxArgs: 10, maxQueryBuffer: 1024 * 1024, unauthenticated: true };
 
+/** Replies of one batch past this size are sent before the batch ends. */
+const EARLY_SEND_BYTES = 256 * 1024;
+
 export class Connection {
   readonly id: number;
   readonly server: Server;
@@ -83,7 +86,10 @@ export class Connection {
 
   private readonly sink = (args: Buffer[]): boolean => {
     this.server.stats.commandsProcessed++;
-    dispatch(this, args, this.server.writer);
+    const w = this.server.writer;
+    dispatch(this, args, w);
+    // A batch with large replies is sent as it goes, so that client-output-limit applies to it.
+    if (w.pendingBytes > EARLY_SEND_BYTES) this.flush();
     return !this.closingAfterReplies && !this.closed;
   };
 
