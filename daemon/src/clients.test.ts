@@ -73,6 +73,28 @@ test('redis-cli reads COMMAND DOCS for its hints without complaint', async () =>
   assert.match(docs, /client\|setname/);
 });
 
+test('interactive redis-cli shows argument hints built from our COMMAND DOCS', async () => {
+  const session = `sluice-hints-${process.pid}`;
+  const tmux = (...args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile('tmux', args, (err, stdout) => (err ? reject(new Error(`tmux ${args[0]}: ${err.message} (apt-get install -y tmux)`)) : resolve(stdout))),
+    );
+  await tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '10', `redis-cli -p ${daemon.port}`);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    await tmux('send-keys', '-t', session, 'CLIENT KILL ');
+    let screen = '';
+    for (let i = 0; i < 30 && !screen.includes('LADDR'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      screen = await tmux('capture-pane', '-t', session, '-p');
+    }
+    // redis-cli's built-in help would show "[ip:port] [ID client-id] ..."; this is our table's.
+    assert.match(screen, /CLIENT KILL ip:port\|ID client-id\|ADDR ip:port\|LADDR ip:port\|SKIPME yes\/no/);
+  } finally {
+    await tmux('kill-session', '-t', session).catch(() => {});
+  }
+});
+
 test("redis-benchmark's start-up (CONFIG GET save/appendonly) and a short PING run", async () => {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
