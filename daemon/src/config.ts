@@ -179,7 +179,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
 }
 
 /** Top-level YAML keys that hold a family's structured settings rather than an option. */
-export const familySections = new Set<string>();
+export const familySections = new Set<string>(['policies']);
 
 export function helpText(version: string): string {
   const lines = [

@@ -147,7 +147,7 @@ const clientHelp = [
   'HELP', '    Print this help.',
 ];
 
-function writeHelp(w: ReplyWriter, lines: string[]): void {
+export function writeHelp(w: ReplyWriter, lines: string[]): void {
   w.array(lines.length);
   for (const l of lines) w.simple(l);
 }

@@ -1,9 +1,13 @@
 import type { CommandSpec } from '../command-table';
 import { serverCommands } from './server';
+import { limitsCommands } from './limits';
+import { leasesCommands } from './leases';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
   server: serverCommands,
+  limits: limitsCommands,
+  leases: leasesCommands,
 };
 
 /** All top-level commands, by lowercase name. */
