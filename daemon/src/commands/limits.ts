@@ -122,7 +122,7 @@ const clThrottle: Handler = (conn, args, w) => {
 /** RL.ALL numkeys key policy cost [key policy cost ...] */
 const rlAll: Handler = (conn, args, w) => {
   const n = positive(args[1], 'numkeys');
-  if (args.length !== 2 + 3 * n) throw errors.syntax();
+  if (args.length !== 2 + 3 * n) throw errors.wrongArgs('rl.all');
   const keys: Buffer[] = new Array(n);
   const policies: Buffer[] = new Array(n);
   const costs = new Float64Array(n);

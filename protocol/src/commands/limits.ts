@@ -80,7 +80,7 @@ export const limitsCommands: CommandSpec[] = [
     arguments: limitArgs,
   }),
   command({
-    name: 'rl.all', arity: -5, flags: ['write', 'denyoom'], group: 'limits', since: SINCE, keys: { first: 2, last: -1, step: 3 }, acl: ['write', 'slow'],
+    name: 'rl.all', arity: -4, flags: ['write', 'denyoom'], group: 'limits', since: SINCE, keys: { first: 2, last: -1, step: 3 }, acl: ['write', 'slow'],
     summary: 'All or nothing over several keys: replies [allowed 1|0, index of the first refusing key (0-based) or -1, retry_after_ms or -1, remaining of each key...].',
     complexity: 'O(N) for N keys',
     arguments: [
