@@ -26,7 +26,7 @@ const limitArgs: ArgSpec[] = [
 
 const policySubs: CommandSpec[] = [
   subcommand('rl.policy', {
-    name: 'set', arity: -7, flags: ['write', 'denyoom'], acl: ['write', 'slow'],
+    name: 'set', arity: -6, flags: ['write', 'denyoom'], acl: ['write', 'slow'],
     summary: 'Declares or replaces a named limit. Replies OK.',
     arguments: [
       { name: 'name', type: 'string' },
