@@ -8,19 +8,19 @@ use super::{Outcome, Params, MAX_SPAN};
 
 /// `T` for RL.*: `ceil(period / limit)` ns, so the refill rate never exceeds LIMIT per PER.
 pub fn interval(p: &Params) -> i64 {
-    let (w, l) = (p.period_ns as i128, p.limit as i128);
-    ((w + l - 1) / l).max(1) as i64
+    // period_ns <= 2^58 and limit < 2^64: u64 arithmetic cannot overflow (no i128 division on
+    // the hot path).
+    (p.period_ns as u64).div_ceil(p.limit).max(1) as i64
 }
 
 /// `tau = T * burst`, or None when it does not fit the clock's range.
 pub fn tolerance(p: &Params) -> Option<i64> {
-    let tau = interval(p) as i128 * p.burst as i128;
-    (tau <= MAX_SPAN as i128).then_some(tau as i64)
+    (interval(p) as u64).checked_mul(p.burst).filter(|&tau| tau <= MAX_SPAN as u64).map(|tau| tau as i64)
 }
 
 fn remaining(tau: i64, t: i64, tat: i64, now: i64) -> i64 {
     // floor division, negative when in debt
-    ((tau - (tat - now)) as i128).div_euclid(t as i128) as i64
+    (tau - (tat - now)).div_euclid(t)
 }
 
 /// One hit (or a peek when `consume` is false) at `now` against stored `tat` (None: full).
