@@ -261,3 +261,22 @@ test('redis-cli sees argument hints and key positions', async () => {
   const info = (await call('COMMAND', 'INFO', 'rl.hit')) as unknown[][];
   assert.deepEqual(info[0].slice(0, 6), ['rl.hit', -4, ['write', 'denyoom', 'fast'], 1, 1, 1]);
 });
+
+test('a bad policy in the config file stops the daemon with a message that names it', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-limits-bad-'));
+  const cases: [string, RegExp][] = [
+    ['policies:\n  p: { limit: 0, per: 1000 }\n', /policies\.p: LIMIT must be a positive integer/],
+    ['policies:\n  p: { limit: 5 }\n', /policies\.p: needs limit and per/],
+    ['policies:\n  p: { limit: 5, per: 10, algo: leaky }\n', /policies\.p: unknown ALGO 'leaky'/],
+    ['policies:\n  p: { limit: 5, per: 10, rate: 3 }\n', /policies\.p: unknown field 'rate'/],
+    ['policies: [1, 2]\n', /policies must map policy names/],
+  ];
+  for (const [yaml, want] of cases) {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, yaml);
+    await assert.rejects(startDaemon(['--config', file]), (err: Error) => {
+      assert.match(err.message, want);
+      return true;
+    });
+  }
+});
