@@ -89,3 +89,16 @@ test('a reply larger than the pool is written whole', () => {
   const out = written(false, (w) => w.bulk(big));
   assert.equal(out.length, big.length + '$200000\r\n'.length + 2);
 });
+
+test('integers: every magnitude up to 2^53 - 1, signs, truncation, and a pool boundary', () => {
+  const values = [0, -0, 7, -7, 9, 10, -10, 99, 100, 6000, -1, 123456789, 2 ** 53 - 1, -(2 ** 53 - 1), 5.7, -5.7];
+  const w = new ReplyWriter();
+  w.integers(new Float64Array(values));
+  const want = `*${values.length}\r\n` + values.map((v) => `:${Math.trunc(v) === 0 ? 0 : Math.trunc(v)}\r\n`).join('');
+  assert.equal(w.take()!.toString('latin1'), want);
+  // Many replies in a row cross the 64 KiB pool; each one stays whole.
+  const many = new ReplyWriter();
+  for (let i = 0; i < 5000; i++) many.integers([i, -i, 2 ** 40 + i], 3);
+  const text = many.take()!.toString('latin1');
+  assert.equal(text, Array.from({ length: 5000 }, (_, i) => `*3\r\n:${i}\r\n:${i === 0 ? 0 : -i}\r\n:${2 ** 40 + i}\r\n`).join(''));
+});

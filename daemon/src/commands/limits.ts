@@ -95,16 +95,32 @@ function hitOrPeek(peek: boolean): Handler {
   };
 }
 
-/** redis-cell parses with Rust's i64 parser: optional sign, digits (leading zeros allowed). */
+/**
+ * redis-cell parses with Rust's i64 parser: an optional sign, then digits (leading zeros
+ * allowed). Read from the bytes; a string is made only for an error.
+ */
 function cellInteger(arg: Buffer): number {
-  const text = arg.toString();
-  if (!/^[+-]?\d+$/.test(text)) throw new ReplyError(`Cell error: Couldn't parse as integer: ${text}`);
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) {
-    if (BigInt(text) >= -(2n ** 63n) && BigInt(text) < 2n ** 63n) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
-    throw new ReplyError(`Cell error: Couldn't parse as integer: ${text}`);
+  const len = arg.length;
+  let i = 0;
+  const negative = len > 0 && arg[0] === 45;
+  if (len > 0 && (arg[0] === 43 || negative)) i = 1;
+  if (i === len) throw cellParseError(arg);
+  let n = 0;
+  for (; i < len; i++) {
+    const c = arg[i] - 48;
+    if (c < 0 || c > 9) throw cellParseError(arg);
+    n = n * 10 + c;
   }
-  return n;
+  if (n > Number.MAX_SAFE_INTEGER) {
+    const exact = BigInt(arg.toString());
+    if (exact >= -(2n ** 63n) && exact < 2n ** 63n) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
+    throw cellParseError(arg);
+  }
+  return negative ? -n : n;
+}
+
+function cellParseError(arg: Buffer): ReplyError {
+  return new ReplyError(`Cell error: Couldn't parse as integer: ${arg.toString()}`);
 }
 
 const clThrottle: Handler = (conn, args, w) => {
