@@ -245,6 +245,7 @@ impl Limits {
             remaining[i] = o.remaining as f64;
         }
         if result.allowed {
+            self.note_lens(&g_gcra, &g_sliding, &g_fixed);
             return result;
         }
         // Put back everything this call wrote, newest first, then report the standing state.
@@ -263,7 +264,26 @@ impl Limits {
                 Algo::Fixed => fixed::hit(&it.params, guard(&mut g_fixed, shard).get(it.key, h, now), 0, now, false, off).0.remaining,
             } as f64;
         }
+        self.note_lens(&g_gcra, &g_sliding, &g_fixed);
         result
+    }
+
+    /// Refreshes the entry counts of the shards RL.ALL held.
+    fn note_lens(
+        &self,
+        g_gcra: &[(usize, MutexGuard<Shard<()>>)],
+        g_sliding: &[(usize, MutexGuard<Shard<sliding::Rest>>)],
+        g_fixed: &[(usize, MutexGuard<Shard<fixed::Rest>>)],
+    ) {
+        for (i, g) in g_gcra {
+            self.gcra.note_len(*i, g);
+        }
+        for (i, g) in g_sliding {
+            self.sliding.note_len(*i, g);
+        }
+        for (i, g) in g_fixed {
+            self.fixed.note_len(*i, g);
+        }
     }
 
     /// CL.THROTTLE (redis-cell's arithmetic); shares the GCRA store (tat in ns).

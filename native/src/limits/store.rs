@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use foldhash::fast::FixedState;
@@ -161,6 +162,9 @@ fn pack(len: usize, at: i64) -> u64 {
 /// A sharded store: each shard behind its own lock.
 pub struct Store<R> {
     shards: Box<[Mutex<Shard<R>>]>,
+    /// Each shard's entry count, refreshed after every change, so counting all keys (DBSIZE)
+    /// takes no locks.
+    lens: Box<[AtomicUsize]>,
     cursor: Mutex<usize>,
 }
 
@@ -172,7 +176,11 @@ impl<R: Copy> Default for Store<R> {
 
 impl<R: Copy> Store<R> {
     pub fn new() -> Self {
-        Store { shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(), cursor: Mutex::new(0) }
+        Store {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            lens: (0..SHARDS).map(|_| AtomicUsize::new(0)).collect(),
+            cursor: Mutex::new(0),
+        }
     }
 
     /// Locks shard `i`. Callers that lock several take them in ascending order.
@@ -180,29 +188,44 @@ impl<R: Copy> Store<R> {
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records shard `i`'s entry count; callers that change a shard through `lock` call it
+    /// before unlocking.
+    pub fn note_len(&self, i: usize, shard: &Shard<R>) {
+        self.lens[i].store(shard.len(), Ordering::Relaxed);
+    }
+
     /// Runs `f` on `key`'s live state under its shard's lock and stores what it returns.
     pub fn update<T>(&self, key: &[u8], now: i64, f: impl FnOnce(Option<(i64, R)>) -> (T, Option<Option<(i64, R)>>)) -> T {
         let hash = hash_key(key);
-        let mut shard = self.lock(shard_of(hash));
+        let i = shard_of(hash);
+        let mut shard = self.lock(i);
         let (out, write) = f(shard.get(key, hash, now));
         if let Some(state) = write {
             shard.set(key, hash, now, state);
+            self.note_len(i, &shard);
         }
         out
     }
 
     pub fn remove(&self, key: &[u8], now: i64) -> bool {
         let hash = hash_key(key);
-        self.lock(shard_of(hash)).remove(key, hash, now)
+        let i = shard_of(hash);
+        let mut shard = self.lock(i);
+        let live = shard.remove(key, hash, now);
+        self.note_len(i, &shard);
+        live
     }
 
+    /// Entries held (including full ones not swept yet), without locking.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
+        self.lens.iter().map(|n| n.load(Ordering::Relaxed)).sum()
     }
 
     pub fn clear(&self) {
-        for s in self.shards.iter() {
-            s.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        for i in 0..SHARDS {
+            let mut shard = self.lock(i);
+            shard.clear();
+            self.note_len(i, &shard);
         }
     }
 
@@ -215,6 +238,7 @@ impl<R: Copy> Store<R> {
             let mut shard = self.lock(*cursor);
             examined += shard.len();
             removed += shard.sweep(now);
+            self.note_len(*cursor, &shard);
             drop(shard);
             *cursor = (*cursor + 1) % SHARDS;
             if examined >= budget {

@@ -161,6 +161,7 @@ fn rl_all_is_all_or_nothing() {
     let r = l.all(&items(2), 0, &mut rem);
     assert!(r.allowed);
     assert_eq!(rem, [4.0, 60.0, 1.0]);
+    assert_eq!(l.len_for_test(), 3, "the key count sees what RL.ALL stored");
     // The third key refuses cost 2 (1 left): nothing at all is consumed.
     let r = l.all(&items(2), 0, &mut rem);
     assert_eq!((r.allowed, r.refused), (false, 2));
