@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { redisCli, startDaemon, type Daemon } from '../testing';
+import { RawClient, redisCli, resp, startDaemon, type Daemon } from '../testing';
 
 let daemon: Daemon;
 let r: Redis;
@@ -279,4 +279,18 @@ test('a bad policy in the config file stops the daemon with a message that names
       return true;
     });
   }
+});
+
+test('RL.POLICY GET is a map in RESP3; RL.POLICY HELP lists the subcommands', async () => {
+  const c = await RawClient.connect(daemon.port);
+  try {
+    await c.send(resp('HELLO', '3'), 'modules');
+    const got = await c.send(resp('RL.POLICY', 'GET', 'user-rpm'), 'gcra\r\n');
+    assert.equal(got, '%4\r\n$5\r\nlimit\r\n:5\r\n$3\r\nper\r\n:60000\r\n$5\r\nburst\r\n:5\r\n$4\r\nalgo\r\n$4\r\ngcra\r\n');
+    assert.equal(await c.send(resp('RL.POLICY', 'GET', 'none'), '\r\n'), '_\r\n');
+  } finally {
+    c.close();
+  }
+  const help = (await call('RL.POLICY', 'HELP')) as string[];
+  for (const sub of ['SET', 'GET', 'DEL', 'LIST']) assert.ok(help.some((l) => l.startsWith(sub)), sub);
 });

@@ -334,7 +334,7 @@ fn run_model(params: Params, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn gcra_matches_a_continuous_token_bucket(limit in 1u64..12, per in 1u64..3000, burst in 1u64..12, ops in ops()) {
