@@ -25,12 +25,16 @@ const TIME_BITS: u32 = 59;
 /// Latest instant an entry can carry (about 18 years of daemon uptime in ns).
 pub const MAX_INSTANT: i64 = (1i64 << TIME_BITS) - 1;
 
-/// The hasher every store uses, seeded once per process (keys come from clients).
+/// The hasher every table uses, seeded at random once per process: keys come from clients, so
+/// they must not be able to aim at one bucket.
+fn hasher() -> FixedState {
+    static SEED: std::sync::LazyLock<u64> =
+        std::sync::LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64));
+    FixedState::with_seed(*SEED)
+}
+
 pub fn hash_key(key: &[u8]) -> u64 {
-    static STATE: std::sync::LazyLock<FixedState> = std::sync::LazyLock::new(|| {
-        FixedState::with_seed(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-    });
-    STATE.hash_one(key)
+    hasher().hash_one(key)
 }
 
 /// Which shard a hash belongs to. Uses bits the tables do not use for bucket selection.
@@ -70,7 +74,7 @@ pub struct Shard<R> {
 
 impl<R: Copy> Shard<R> {
     fn new() -> Self {
-        Shard { small: HashTable::new(), large: HashMap::with_hasher(FixedState::with_seed(7)) }
+        Shard { small: HashTable::new(), large: HashMap::with_hasher(hasher()) }
     }
 
     /// The live state of `key` (hashed as `hash`): `(expires_at, rest)`, or None if absent or
@@ -150,7 +154,7 @@ impl<R: Copy> Shard<R> {
 
     fn clear(&mut self) {
         self.small = HashTable::new();
-        self.large = HashMap::with_hasher(FixedState::with_seed(7));
+        self.large = HashMap::with_hasher(hasher());
     }
 }
 
