@@ -62,8 +62,8 @@ export const limitsCommands: CommandSpec[] = [
     arguments: [
       { name: 'key', type: 'key' },
       { name: 'max_burst', type: 'integer' },
-      { name: 'count', type: 'integer', display: 'count per period' },
-      { name: 'period', type: 'integer', display: 'period seconds' },
+      { name: 'count', type: 'integer' },
+      { name: 'period', type: 'integer' },
       { name: 'quantity', type: 'integer', optional: true },
     ],
   }),
