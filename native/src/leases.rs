@@ -2,9 +2,11 @@
 //! and an expiry; a holder that dies without releasing frees its slot when the TTL passes.
 //! Every operation takes `now` (ns on the daemon's monotonic clock).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
-use dashmap::DashMap;
+use crate::limits::store::{hash_key, shard_of, SHARDS};
 
 #[derive(Clone, Copy, Debug)]
 struct Lease {
@@ -12,10 +14,25 @@ struct Lease {
     expires_at: i64,
 }
 
-#[derive(Default)]
+type Shard = HashMap<Box<[u8]>, Vec<Lease>>;
+
+/// Lease holders by key, in shards behind their own locks (swept a few shards per tick).
 pub struct Leases {
-    map: DashMap<Box<[u8]>, Vec<Lease>>,
+    shards: Box<[Mutex<Shard>]>,
+    keys: AtomicUsize,
     next_id: AtomicU64,
+    cursor: Mutex<usize>,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Leases {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            keys: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+            cursor: Mutex::new(0),
+        }
+    }
 }
 
 /// SEM.ACQUIRE's answer.
@@ -27,78 +44,109 @@ pub struct Acquired {
     pub in_use: usize,
 }
 
-fn live(v: &mut Vec<Lease>, now: i64) {
-    v.retain(|l| l.expires_at > now);
-}
-
 impl Leases {
-    pub fn acquire(&self, key: &[u8], limit: usize, ttl_ns: i64, now: i64) -> Acquired {
-        let mut held = self.map.entry(key.into()).or_default();
-        live(&mut held, now);
-        if held.len() >= limit {
-            let in_use = held.len();
-            let empty = in_use == 0;
-            drop(held);
-            if empty {
-                self.map.remove_if(key, |_, v| v.is_empty());
+    fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[shard_of(hash_key(key))].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on `key`'s live leases (expired ones dropped first); the key disappears when
+    /// none are left.
+    fn with_live<T>(&self, key: &[u8], now: i64, f: impl FnOnce(&mut Vec<Lease>) -> T) -> T {
+        let mut shard = self.shard(key);
+        let mut held = shard.remove(key).unwrap_or_default();
+        let had = !held.is_empty();
+        held.retain(|l| l.expires_at > now);
+        let out = f(&mut held);
+        match (had, held.is_empty()) {
+            (true, true) => {
+                self.keys.fetch_sub(1, Ordering::Relaxed);
             }
-            return Acquired { lease: None, in_use };
+            (false, false) => {
+                self.keys.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        held.push(Lease { id, expires_at: now.saturating_add(ttl_ns) });
-        Acquired { lease: Some(id), in_use: held.len() }
+        if !held.is_empty() {
+            shard.insert(key.into(), held);
+        }
+        out
+    }
+
+    pub fn acquire(&self, key: &[u8], limit: usize, ttl_ns: i64, now: i64) -> Acquired {
+        self.with_live(key, now, |held| {
+            if held.len() >= limit {
+                return Acquired { lease: None, in_use: held.len() };
+            }
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            held.push(Lease { id, expires_at: now.saturating_add(ttl_ns) });
+            Acquired { lease: Some(id), in_use: held.len() }
+        })
     }
 
     /// Frees a lease; false if it was not held (already released or expired).
     pub fn release(&self, key: &[u8], id: u64, now: i64) -> bool {
-        let Some(mut held) = self.map.get_mut(key) else { return false };
-        live(&mut held, now);
-        let before = held.len();
-        held.retain(|l| l.id != id);
-        let released = held.len() < before;
-        let empty = held.is_empty();
-        drop(held);
-        if empty {
-            self.map.remove_if(key, |_, v| v.is_empty());
-        }
-        released
+        self.with_live(key, now, |held| {
+            let before = held.len();
+            held.retain(|l| l.id != id);
+            held.len() < before
+        })
     }
 
     /// Gives a held lease `ttl_ns` more from now; false if it is not held.
     pub fn extend(&self, key: &[u8], id: u64, ttl_ns: i64, now: i64) -> bool {
-        let Some(mut held) = self.map.get_mut(key) else { return false };
-        live(&mut held, now);
-        match held.iter_mut().find(|l| l.id == id) {
+        self.with_live(key, now, |held| match held.iter_mut().find(|l| l.id == id) {
             Some(l) => {
                 l.expires_at = now.saturating_add(ttl_ns);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// Leases held on `key` at `now`.
     pub fn count(&self, key: &[u8], now: i64) -> usize {
-        self.map.get(key).map_or(0, |h| h.iter().filter(|l| l.expires_at > now).count())
+        self.shard(key).get(key).map_or(0, |h| h.iter().filter(|l| l.expires_at > now).count())
     }
 
-    /// Drops expired leases and keys left with none.
-    pub fn sweep(&self, now: i64) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, v| {
-            live(v, now);
-            !v.is_empty()
-        });
-        before - self.map.len()
+    /// Drops expired leases and the keys left with none, whole shards at a time from where the
+    /// last call stopped, until about `budget` keys were examined. Returns keys removed.
+    pub fn sweep(&self, now: i64, budget: usize) -> usize {
+        let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut examined, mut removed) = (0, 0);
+        for _ in 0..SHARDS {
+            let mut shard = self.shards[*cursor].lock().unwrap_or_else(|e| e.into_inner());
+            let before = shard.len();
+            examined += before;
+            shard.retain(|_, v| {
+                v.retain(|l| l.expires_at > now);
+                !v.is_empty()
+            });
+            let left = shard.len();
+            if shard.capacity() > 64 && left * 4 < shard.capacity() {
+                shard.shrink_to(left * 2);
+            }
+            removed += before - shard.len();
+            drop(shard);
+            *cursor = (*cursor + 1) % SHARDS;
+            if examined >= budget {
+                break;
+            }
+        }
+        self.keys.fetch_sub(removed, Ordering::Relaxed);
+        removed
     }
 }
 
 impl crate::keyspace::KeyStore for Leases {
     fn len(&self) -> usize {
-        self.map.len()
+        self.keys.load(Ordering::Relaxed)
     }
     fn clear(&self) {
-        self.map.clear();
+        for s in self.shards.iter() {
+            let mut shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            self.keys.fetch_sub(shard.len(), Ordering::Relaxed);
+            *shard = HashMap::new();
+        }
     }
 }
 
@@ -139,9 +187,30 @@ mod tests {
         let l = Leases::default();
         l.acquire(b"a", 3, S, 0);
         l.acquire(b"b", 3, 3 * S, 0);
-        assert_eq!(l.sweep(2 * S), 1);
+        assert_eq!(l.sweep(2 * S, usize::MAX), 1);
         assert_eq!(crate::keyspace::KeyStore::len(&l), 1);
         l.acquire(b"c", 0, S, 0);
         assert_eq!(crate::keyspace::KeyStore::len(&l), 1, "a refused acquire leaves no key behind");
+    }
+
+    #[test]
+    fn sweep_walks_a_bounded_slice_and_counts_stay_right() {
+        let l = Leases::default();
+        for i in 0..10_000u32 {
+            l.acquire(&i.to_be_bytes(), 1, S, 0);
+        }
+        assert_eq!(crate::keyspace::KeyStore::len(&l), 10_000);
+        let first = l.sweep(2 * S, 1);
+        assert!(first > 0 && first < 200, "one step removed {first}");
+        let mut total = first;
+        for _ in 0..crate::limits::store::SHARDS {
+            total += l.sweep(2 * S, 1);
+        }
+        assert_eq!(total, 10_000);
+        assert_eq!(crate::keyspace::KeyStore::len(&l), 0);
+        // Lazy expiry keeps the count right too.
+        let id = l.acquire(b"x", 1, S, 0).lease.unwrap();
+        assert!(!l.release(b"x", id, 2 * S));
+        assert_eq!(crate::keyspace::KeyStore::len(&l), 0);
     }
 }

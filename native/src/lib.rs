@@ -231,9 +231,9 @@ pub fn sem_count(key: &[u8], now: f64) -> u32 {
     LEASES.count(key, ns(now)) as u32
 }
 
-/// One step of the background expiry sweep: examines about `budget` limiter entries per store
-/// (a few shards), and every lease key. Returns how many keys it removed.
+/// One step of the background expiry sweep: examines about `budget` entries per store (a few
+/// shards of each). Returns how many keys it removed.
 #[napi]
 pub fn sweep(now: f64, budget: u32) -> u32 {
-    (LIMITS.sweep(ns(now), budget as usize) + LEASES.sweep(ns(now))) as u32
+    (LIMITS.sweep(ns(now), budget as usize) + LEASES.sweep(ns(now), budget as usize)) as u32
 }
