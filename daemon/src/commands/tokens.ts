@@ -57,16 +57,29 @@ function inline(conn: Connection, bytes: number, what: string): boolean {
 const writeInteger = (w: ReplyWriter, n: number) => w.integer(n);
 const writeIds = (w: ReplyWriter, ids: Uint32Array) => w.integers(ids);
 
-const count: Handler = (conn, args, w) => {
-  const [, model, text] = args;
-  if (!inline(conn, text.length, 'text')) return later(() => native.tokCountAsync(model, text), writeInteger);
-  let n: number;
+/** Runs `sync` on the event loop for small input, else `offload` on the thread pool. */
+function run<T>(
+  conn: Connection,
+  w: ReplyWriter,
+  bytes: number,
+  what: string,
+  sync: () => T,
+  offload: () => Promise<T>,
+  write: (w: ReplyWriter, value: T) => void,
+): void | LaterReply {
+  if (!inline(conn, bytes, what)) return later(offload, write);
+  let value: T;
   try {
-    n = native.tokCount(model, text);
+    value = sync();
   } catch (err) {
     throw asReplyError(err);
   }
-  w.integer(n);
+  write(w, value);
+}
+
+const count: Handler = (conn, args, w) => {
+  const [, model, text] = args;
+  return run(conn, w, text.length, 'text', () => native.tokCount(model, text), () => native.tokCountAsync(model, text), writeInteger);
 };
 
 const within: Handler = (conn, args, w) => {
@@ -78,14 +91,7 @@ const within: Handler = (conn, args, w) => {
     limit = -1;
   }
   if (limit < 0) throw new ReplyError('ERR limit must be a non-negative integer');
-  if (!inline(conn, text.length, 'text')) return later(() => native.tokWithinAsync(model, limit, text), writeInteger);
-  let n: number;
-  try {
-    n = native.tokWithin(model, limit, text);
-  } catch (err) {
-    throw asReplyError(err);
-  }
-  w.integer(n);
+  return run(conn, w, text.length, 'text', () => native.tokWithin(model, limit, text), () => native.tokWithinAsync(model, limit, text), writeInteger);
 };
 
 const chat: Handler = (conn, args, w) => {
@@ -94,26 +100,12 @@ const chat: Handler = (conn, args, w) => {
   if (args.length === 5 && args[3].toString('latin1').toLowerCase() === 'tools') tools = args[4];
   else if (args.length !== 3) throw errors.syntax();
   const bytes = messages.length + (tools?.length ?? 0);
-  if (!inline(conn, bytes, 'messages and tools JSON')) return later(() => native.tokChatAsync(model, messages, tools), writeInteger);
-  let n: number;
-  try {
-    n = native.tokChat(model, messages, tools);
-  } catch (err) {
-    throw asReplyError(err);
-  }
-  w.integer(n);
+  return run(conn, w, bytes, 'messages and tools JSON', () => native.tokChat(model, messages, tools), () => native.tokChatAsync(model, messages, tools), writeInteger);
 };
 
 const encode: Handler = (conn, args, w) => {
   const [, model, text] = args;
-  if (!inline(conn, text.length, 'text')) return later(() => native.tokEncodeAsync(model, text), writeIds);
-  let ids: Uint32Array;
-  try {
-    ids = native.tokEncode(model, text);
-  } catch (err) {
-    throw asReplyError(err);
-  }
-  w.integers(ids);
+  return run(conn, w, text.length, 'text', () => native.tokEncode(model, text), () => native.tokEncodeAsync(model, text), writeIds);
 };
 
 const decode: Handler = (_conn, args, w) => {
