@@ -58,32 +58,40 @@ function chunks(buf, size, max = 4000) {
 const SIZES = (process.env.SIZES ?? '64,256,1024,2048,4096,8192,16384,65536').split(',').map(Number);
 const MODEL = Buffer.from('o200k_base');
 
+/** The fastest of three runs of `fn` (which returns the calls it made), in us per call. */
+async function best3(fn) {
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t = performance.now();
+    const calls = await fn();
+    best = Math.min(best, ((performance.now() - t) * 1000) / calls);
+  }
+  return best;
+}
+
 async function measureNative(text) {
   native.tokConfigure(0); // cache off: measure counting itself
-  console.log('\n## native: inline count vs thread-pool count (cache off), o200k_base');
+  console.log('\n## native: inline count vs thread-pool count (cache off), o200k_base, best of 3');
   console.log('| bytes | inline us/call | pool us/call, 1 in flight | pool us/call, 16 in flight | inline MB/s |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const size of SIZES) {
     const cs = chunks(text, size, 2000);
-    const reps = Math.max(1, Math.floor(4_000_000 / (size * cs.length)));
+    const reps = Math.max(1, Math.floor(2_000_000 / (size * cs.length)));
     for (const c of cs) native.tokCount(MODEL, c); // warm
-    let t = performance.now();
-    let n = 0;
-    for (let r = 0; r < reps; r++) for (const c of cs) { native.tokCount(MODEL, c); n++; }
-    const inline = ((performance.now() - t) * 1000) / n;
-    t = performance.now();
-    n = 0;
-    for (let r = 0; r < reps; r++) for (const c of cs) { await native.tokCountAsync(MODEL, c); n++; }
-    const one = ((performance.now() - t) * 1000) / n;
-    t = performance.now();
-    n = 0;
-    for (let r = 0; r < reps; r++) {
-      for (let i = 0; i < cs.length; i += 16) {
-        await Promise.all(cs.slice(i, i + 16).map((c) => native.tokCountAsync(MODEL, c)));
-        n += Math.min(16, cs.length - i);
+    const inline = await best3(() => {
+      for (let r = 0; r < reps; r++) for (const c of cs) native.tokCount(MODEL, c);
+      return reps * cs.length;
+    });
+    const one = await best3(async () => {
+      for (let r = 0; r < reps; r++) for (const c of cs) await native.tokCountAsync(MODEL, c);
+      return reps * cs.length;
+    });
+    const many = await best3(async () => {
+      for (let r = 0; r < reps; r++) {
+        for (let i = 0; i < cs.length; i += 16) await Promise.all(cs.slice(i, i + 16).map((c) => native.tokCountAsync(MODEL, c)));
       }
-    }
-    const many = ((performance.now() - t) * 1000) / n;
+      return reps * cs.length;
+    });
     console.log(`| ${size} | ${inline.toFixed(2)} | ${one.toFixed(2)} | ${many.toFixed(2)} | ${(size / inline).toFixed(1)} |`);
   }
 }
@@ -207,7 +215,7 @@ async function measureResp(text) {
 }
 
 async function measureCache(text) {
-  console.log('\n## count cache, native inline calls, o200k_base');
+  console.log('\n## count cache, native inline calls, o200k_base, best of 3 (cache emptied before each run)');
   console.log('| bytes | workload | cache off us/call | cache on us/call |');
   console.log('| --- | --- | --- | --- |');
   for (const size of [64, 256, 1024, 4096, 16384]) {
@@ -216,12 +224,12 @@ async function measureCache(text) {
     for (const [name, list] of [['unique texts (all misses)', cs], ['20 texts repeated', repeated]]) {
       const res = [];
       for (const entries of [0, 10000]) {
-        native.tokConfigure(entries);
-        for (const c of list.slice(0, 20)) native.tokCount(MODEL, c);
-        native.tokConfigure(entries); // empty again: unique texts must all miss
-        const t = performance.now();
-        for (const c of list) native.tokCount(MODEL, c);
-        res.push(((performance.now() - t) * 1000) / list.length);
+        for (const c of list.slice(0, 20)) native.tokCount(MODEL, c); // warm the code
+        res.push(await best3(() => {
+          native.tokConfigure(entries); // empty: unique texts all miss
+          for (const c of list) native.tokCount(MODEL, c);
+          return list.length;
+        }));
       }
       console.log(`| ${size} | ${name} (${list.length} calls) | ${res[0].toFixed(2)} | ${res[1].toFixed(2)} |`);
     }
