@@ -25,13 +25,13 @@ function asReplyError(err: unknown): unknown {
 
 /** The reply for work running on the thread pool; `start` may throw (unknown model). */
 function later<T>(start: () => Promise<T>, write: (w: ReplyWriter, value: T) => void): LaterReply {
-  calls.offloaded++;
   let p: Promise<T>;
   try {
     p = start();
   } catch (err) {
     throw asReplyError(err);
   }
+  calls.offloaded++;
   return p.then(
     (value) => (w: ReplyWriter) => write(w, value),
     (err) => {

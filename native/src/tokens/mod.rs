@@ -65,11 +65,16 @@ impl Encoding {
     }
 }
 
-/// Builds every tokenizer now (the daemon calls this at start-up, so no request pays for it).
+/// Builds every tokenizer now, in parallel (the daemon calls this at start-up, so no request
+/// pays for it).
 pub fn load_all() {
-    for e in Encoding::ALL {
-        let _ = e.bpe();
-    }
+    std::thread::scope(|s| {
+        for e in Encoding::ALL {
+            s.spawn(move || {
+                let _ = e.bpe();
+            });
+        }
+    });
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
