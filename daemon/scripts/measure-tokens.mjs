@@ -6,7 +6,8 @@
  *     worker threads, per size, and how long a PING on another connection waits meanwhile;
  *  3. the count cache: repeated vs unique texts, cache on vs off.
  * Text: real Markdown documentation shipped on the machine (node_modules), cut into chunks.
- * Usage: node daemon/scripts/measure-tokens.mjs [native|cache|resp|cache-resp ...]
+ *  4. long runs of one character (a million 'a'): time must grow about linearly.
+ * Usage: node daemon/scripts/measure-tokens.mjs [native|cache|resp|cache-resp|long-runs ...]
  *        (SIZES=64,256,... sets the sizes of the native and resp tables)
  */
 import { createRequire } from 'node:module';
@@ -275,6 +276,21 @@ async function measureCacheResp(text) {
   }
 }
 
+async function measureLongRuns() {
+  native.tokConfigure(0);
+  console.log('\n## long runs of one character, native inline count, best of 3');
+  console.log('| text | encoding | tokens | ms |');
+  console.log('| --- | --- | --- | --- |');
+  for (const [ch, enc] of [['a', 'o200k_base'], [' ', 'cl100k_base'], ['字', 'o200k_base']]) {
+    for (const n of [250_000, 500_000, 1_000_000]) {
+      const b = Buffer.from(ch.repeat(n));
+      const model = Buffer.from(enc);
+      const ms = (await best3(() => (native.tokCount(model, b), 1))) / 1000;
+      console.log(`| ${JSON.stringify(ch)} x ${n} | ${enc} | ${native.tokCount(model, b)} | ${ms.toFixed(1)} |`);
+    }
+  }
+}
+
 const text = corpus();
 console.log(`corpus: ${(text.length / 1e6).toFixed(2)} MB of Markdown from node_modules; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
 const which = process.argv.slice(2);
@@ -283,3 +299,4 @@ if (want('native')) await measureNative(text);
 if (want('cache')) await measureCache(text);
 if (want('resp')) await measureResp(text);
 if (want('cache-resp')) await measureCacheResp(text);
+if (want('long-runs')) await measureLongRuns();
