@@ -367,8 +367,8 @@ const config: Record<string, Handler> = {
 
 // --- INFO -----------------------------------------------------------------------------------
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'tokens', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 6), 'commandstats', 'keyspace'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 5), 'tokens', 'commandstats', 'keyspace'];
 
 function human(bytes: number): string {
   if (bytes < 1024) return `${bytes}B`;
