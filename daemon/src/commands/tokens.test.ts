@@ -409,6 +409,26 @@ describe('worker threads', () => {
     }
   });
 
+  test('tokens-inline-max-bytes decides where a count runs (CONFIG SET)', async () => {
+    const text = LINE.repeat(100); // 5.5 KB
+    const expected = oracleIds('o200k_base', LINE).length * 100;
+    const where = async () => {
+      const s0 = await infoTokens();
+      assert.equal(await redis.call('TOK.COUNT', 'o200k_base', text), expected);
+      const s1 = await infoTokens();
+      return [s1.tokens_inline_calls - s0.tokens_inline_calls, s1.tokens_offloaded_calls - s0.tokens_offloaded_calls];
+    };
+    assert.deepEqual(await redis.config('GET', 'tokens-inline-max-bytes'), ['tokens-inline-max-bytes', '128']);
+    assert.deepEqual(await where(), [0, 1]);
+    await redis.config('SET', 'tokens-inline-max-bytes', String(text.length));
+    try {
+      assert.deepEqual(await where(), [1, 0]);
+    } finally {
+      await redis.config('SET', 'tokens-inline-max-bytes', '128');
+    }
+    assert.deepEqual(await where(), [0, 1]);
+  });
+
   test('many large counts in flight on one connection keep their order', async () => {
     const texts = [1, 7, 3, 12, 2, 9].map((n) => LINE.repeat(n * 2000));
     const per = oracleIds('cl100k_base', LINE).length;
