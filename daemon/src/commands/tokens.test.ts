@@ -10,12 +10,21 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
+import * as o200kHarmony from 'gpt-tokenizer/encoding/o200k_harmony';
 import * as p50k from 'gpt-tokenizer/encoding/p50k_base';
+import * as p50kEdit from 'gpt-tokenizer/encoding/p50k_edit';
 import * as r50k from 'gpt-tokenizer/encoding/r50k_base';
 import { RawClient, redisCli, resp, startDaemon, type Daemon } from '../testing';
 
 type Oracle = { encode(text: string, options?: { disallowedSpecial?: Set<string> }): number[] };
-const ORACLES: Record<string, Oracle> = { cl100k_base: cl100k, o200k_base: o200k, p50k_base: p50k, r50k_base: r50k };
+const ORACLES: Record<string, Oracle> = {
+  cl100k_base: cl100k,
+  o200k_base: o200k,
+  o200k_harmony: o200kHarmony,
+  p50k_base: p50k,
+  p50k_edit: p50kEdit,
+  r50k_base: r50k,
+};
 /** Special-token strings are ordinary text: neither allowed as specials nor refused. */
 const oracleIds = (encoding: string, text: string) => ORACLES[encoding].encode(text, { disallowedSpecial: new Set() });
 
