@@ -8,6 +8,7 @@ import { Config } from './config';
 import { Connection } from './connection';
 import { log } from './log';
 import native from './native';
+import { configureTokens } from './commands/tokens';
 
 export const VERSION: string = require('../package.json').version;
 /** The Redis version whose protocol and commands Sluice follows (INFO redis_version, HELLO). */
@@ -171,6 +172,7 @@ function limitsFrom(config: Config): ParserLimits {
 
 /** Creates and starts a server. */
 export async function startServer(config: Config): Promise<Server> {
+  configureTokens(config);
   const server = new Server(config);
   await server.listen();
   return server;

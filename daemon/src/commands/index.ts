@@ -6,6 +6,7 @@
 import type { ReplyWriter } from '@sluice/protocol';
 import type { Connection } from '../connection';
 import { serverHandlers } from './server';
+import { tokenHandlers } from './tokens';
 
 /** Writes a reply computed later (off the event loop). */
 export type LaterReply = Promise<(w: ReplyWriter) => void>;
@@ -18,4 +19,5 @@ export type Handler = (conn: Connection, args: Buffer[], w: ReplyWriter) => void
 
 export const handlers: Record<string, Handler> = {
   ...serverHandlers,
+  ...tokenHandlers,
 };
