@@ -8,6 +8,7 @@ import type { Connection } from '../connection';
 import { serverHandlers } from './server';
 import { limitsHandlers } from './limits';
 import { leasesHandlers } from './leases';
+import { tokenHandlers } from './tokens';
 
 /** Writes a reply computed later (off the event loop). */
 export type LaterReply = Promise<(w: ReplyWriter) => void>;
@@ -22,4 +23,5 @@ export const handlers: Record<string, Handler> = {
   ...serverHandlers,
   ...limitsHandlers,
   ...leasesHandlers,
+  ...tokenHandlers,
 };

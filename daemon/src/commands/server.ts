@@ -17,6 +17,7 @@ import { ConfigError, optionSpec, options } from '../config';
 import { REDIS_COMPAT_VERSION, VERSION } from '../server';
 import { setLogLevel } from '../log';
 import native from '../native';
+import { resetTokensStats, tokensInfo } from './tokens';
 
 const lower = (b: Buffer) => b.toString().toLowerCase();
 
@@ -345,6 +346,7 @@ const config: Record<string, Handler> = {
   },
   'config|resetstat': (conn, _args, w) => {
     conn.server.resetStats();
+    resetTokensStats();
     for (const e of allEntries()) {
       e.calls = 0;
       e.usec = 0;
@@ -367,7 +369,7 @@ const config: Record<string, Handler> = {
 // --- INFO -----------------------------------------------------------------------------------
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 5), 'commandstats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 5), 'tokens', 'commandstats', 'keyspace'];
 
 function human(bytes: number): string {
   if (bytes < 1024) return `${bytes}B`;
@@ -444,6 +446,8 @@ function infoSection(conn: Connection, section: string): string[] | null {
       }
       return lines;
     }
+    case 'tokens':
+      return tokensInfo();
     case 'keyspace': {
       const keys = native.keyCount();
       return keys > 0 ? [`db0:keys=${keys},expires=0,avg_ttl=0`] : [];
