@@ -8,6 +8,7 @@
  * Text: real Markdown documentation shipped on the machine (node_modules), cut into chunks.
  *  4. long runs of one character (a million 'a'): time must grow about linearly.
  * Usage: node daemon/scripts/measure-tokens.mjs [native|cache|resp|cache-resp|long-runs ...]
+ *        node daemon/scripts/measure-tokens.mjs dump-corpus > corpus.md   (the text alone)
  *        (SIZES=64,256,... sets the sizes of the native and resp tables)
  */
 import { createRequire } from 'node:module';
@@ -292,6 +293,11 @@ async function measureLongRuns() {
 }
 
 const text = corpus();
+if (process.argv[2] === 'dump-corpus') {
+  // The same text, raw, for the Rust engine measurement (native/src/tokens/fast.rs).
+  process.stdout.write(text);
+  process.exit(0);
+}
 console.log(`corpus: ${(text.length / 1e6).toFixed(2)} MB of Markdown from node_modules; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
 const which = process.argv.slice(2);
 const want = (w) => which.length === 0 || which.includes(w);
