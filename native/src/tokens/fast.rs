@@ -10,7 +10,7 @@
 //! - the counts of other short pieces (up to `PIECE_MAX_BYTES`) are remembered per thread, per
 //!   encoding, in a map of at most `PIECE_ENTRIES` entries that is emptied when full (words
 //!   recur: gpt-tokenizer keeps a similar merge cache). The map's hasher is std's keyed
-//!   SipHash, so a client cannot choose pieces that collide. Its bound: about 1-2 MB per
+//!   SipHash, so a client cannot choose pieces that collide. Its bound: about 1.5 MB (estimated) per
 //!   thread and encoding (the event loop and the libuv pool's threads);
 //! - the limit check of `count_within` runs after every piece, and each piece is counted
 //!   exactly. (bpe-openai's own `count_till_limit` gives up once a piece's running count passes
