@@ -9,8 +9,8 @@
  * Usage: node daemon/scripts/check-tokens-oracle.mjs [encoding ...]
  */
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { listFiles } from './files.mjs';
 
 const require = createRequire(import.meta.url);
 const native = require('@sluice/native');
@@ -18,19 +18,11 @@ const names = process.argv.length > 2 ? process.argv.slice(2) : ['cl100k_base', 
 const maxBytes = Number(process.env.MAX_MB ?? 12) * 1e6;
 native.tokConfigure(0);
 
-const files = [];
-const walk = (dir, depth) => {
-  let entries;
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory() && depth < 5) walk(p, depth + 1);
-    else if (e.isFile() && !/\.(gz|png|svg|jpg|so|bz2|xz|zip|pdf|mo)$/.test(e.name)) {
-      try { if (statSync(p).size < 400_000) files.push(p); } catch { /* unreadable */ }
-    }
-  }
+const small = (p) => {
+  try { return statSync(p).size < 400_000; } catch { return false; }
 };
-for (const d of ['/usr/share/i18n', '/usr/share/X11/locale', '/usr/share/doc', '/usr/share/perl', '/usr/share/dict']) walk(d, 0);
+const files = ['/usr/share/i18n', '/usr/share/X11/locale', '/usr/share/doc', '/usr/share/perl', '/usr/share/dict']
+  .flatMap((d) => listFiles(d, 5, (p, name) => !/\.(gz|png|svg|jpg|so|bz2|xz|zip|pdf|mo)$/.test(name) && small(p)));
 files.sort();
 const texts = [];
 let total = 0;

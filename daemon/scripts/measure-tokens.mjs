@@ -18,6 +18,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { listFiles } from './files.mjs';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,17 +27,7 @@ const require = createRequire(import.meta.url);
 const native = require('@sluice/native');
 
 function corpus(limit = 2 * 1024 * 1024) {
-  const files = [];
-  const walk = (dir, depth) => {
-    let entries;
-    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && depth < 4) walk(p, depth + 1);
-      else if (e.isFile() && /\.md$/i.test(e.name) && statSync(p).size > 2000) files.push(p);
-    }
-  };
-  walk(path.join(root, 'node_modules'), 0);
+  const files = listFiles(path.join(root, 'node_modules'), 4, (p, name) => /\.md$/i.test(name) && statSync(p).size > 2000);
   files.sort();
   let text = '';
   for (const f of files) {
@@ -336,7 +327,7 @@ async function measureVsGptTokenizer(text) {
 const text = corpus();
 if (process.argv[2] === 'dump-corpus') {
   // The same text, raw, for the Rust engine measurement (native/src/tokens/fast.rs).
-  process.stdout.write(text);
+  await new Promise((resolve) => process.stdout.write(text, resolve)); // flushed, also to a pipe
   process.exit(0);
 }
 console.log(`corpus: ${(text.length / 1e6).toFixed(2)} MB of Markdown from node_modules; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
