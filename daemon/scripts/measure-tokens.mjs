@@ -7,7 +7,10 @@
  *  3. the count cache: repeated vs unique texts, cache on vs off.
  * Text: real Markdown documentation shipped on the machine (node_modules), cut into chunks.
  *  4. long runs of one character (a million 'a'): time must grow about linearly.
- * Usage: node daemon/scripts/measure-tokens.mjs [native|cache|resp|cache-resp|long-runs ...]
+ *  5. vs-gpt-tokenizer: pipelined TOK.COUNT over RESP against npm gpt-tokenizer's countTokens
+ *     in-process, same chunks, same run (count cache off).
+ * Usage: node daemon/scripts/measure-tokens.mjs [native|cache|resp|cache-resp|long-runs|vs-gpt-tokenizer ...]
+ *        node daemon/scripts/measure-tokens.mjs dump-corpus > corpus.md   (the text alone)
  *        (SIZES=64,256,... sets the sizes of the native and resp tables)
  */
 import { createRequire } from 'node:module';
@@ -15,6 +18,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { listFiles } from './files.mjs';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,17 +27,7 @@ const require = createRequire(import.meta.url);
 const native = require('@sluice/native');
 
 function corpus(limit = 2 * 1024 * 1024) {
-  const files = [];
-  const walk = (dir, depth) => {
-    let entries;
-    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && depth < 4) walk(p, depth + 1);
-      else if (e.isFile() && /\.md$/i.test(e.name) && statSync(p).size > 2000) files.push(p);
-    }
-  };
-  walk(path.join(root, 'node_modules'), 0);
+  const files = listFiles(path.join(root, 'node_modules'), 4, (p, name) => /\.md$/i.test(name) && statSync(p).size > 2000);
   files.sort();
   let text = '';
   for (const f of files) {
@@ -291,7 +285,51 @@ async function measureLongRuns() {
   }
 }
 
+async function measureVsGptTokenizer(text) {
+  const { countTokens } = require('gpt-tokenizer/encoding/o200k_base');
+  console.log('\n## TOK.COUNT over RESP (pipelined, depth 32, cache off) vs gpt-tokenizer countTokens in-process, o200k_base, best of 3');
+  console.log('Each round sends every chunk of the corpus the same number of times (about 2 MB); the cache is off, so nothing is answered from it. Daemons: the default tokens-inline-max-bytes, and everything inline.');
+  console.log('| bytes | chunks | gpt-tokenizer MB/s | RESP default threshold MB/s | ratio | RESP all inline MB/s | ratio |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  const daemons = [
+    await startDaemon(['--tokens-cache-entries', '0']),
+    await startDaemon(['--tokens-inline-max-bytes', '1gb', '--tokens-cache-entries', '0']),
+  ];
+  try {
+    for (const size of [400, 4096, 65536]) {
+      const cs = chunks(text, size, 100000);
+      const bytes = cs.reduce((n, c) => n + c.length, 0);
+      const strings = cs.map((c) => c.toString('utf8'));
+      const passes = Math.max(1, Math.round(2e6 / bytes)); // about 2 MB per round
+      let gpt = 0;
+      for (let r = 0; r < 3; r++) {
+        const t = performance.now();
+        for (let p = 0; p < passes; p++) for (const s of strings) countTokens(s);
+        gpt = Math.max(gpt, (passes * bytes) / 1e6 / ((performance.now() - t) / 1000));
+      }
+      const once = cs.map((c) => encode(['TOK.COUNT', 'o200k_base', c]));
+      const reqs = Array.from({ length: passes }, () => once).flat();
+      const resp = [0, 0];
+      for (let r = 0; r < 3; r++) {
+        for (const [k, d] of daemons.entries()) {
+          const t = performance.now();
+          await pipelined(d.port, reqs, 32);
+          resp[k] = Math.max(resp[k], (passes * bytes) / 1e6 / ((performance.now() - t) / 1000));
+        }
+      }
+      console.log(`| ${size} | ${cs.length} | ${gpt.toFixed(1)} | ${resp[0].toFixed(1)} | ${(resp[0] / gpt).toFixed(2)} | ${resp[1].toFixed(1)} | ${(resp[1] / gpt).toFixed(2)} |`);
+    }
+  } finally {
+    for (const d of daemons) await d.stop();
+  }
+}
+
 const text = corpus();
+if (process.argv[2] === 'dump-corpus') {
+  // The same text, raw, for the Rust engine measurement (native/src/tokens/fast.rs).
+  await new Promise((resolve) => process.stdout.write(text, resolve)); // flushed, also to a pipe
+  process.exit(0);
+}
 console.log(`corpus: ${(text.length / 1e6).toFixed(2)} MB of Markdown from node_modules; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
 const which = process.argv.slice(2);
 const want = (w) => which.length === 0 || which.includes(w);
@@ -300,3 +338,4 @@ if (want('cache')) await measureCache(text);
 if (want('resp')) await measureResp(text);
 if (want('cache-resp')) await measureCacheResp(text);
 if (want('long-runs')) await measureLongRuns();
+if (want('vs-gpt-tokenizer')) await measureVsGptTokenizer(text);
