@@ -427,13 +427,13 @@ describe('worker threads', () => {
       const s1 = await infoTokens();
       return [s1.tokens_inline_calls - s0.tokens_inline_calls, s1.tokens_offloaded_calls - s0.tokens_offloaded_calls];
     };
-    assert.deepEqual(await redis.config('GET', 'tokens-inline-max-bytes'), ['tokens-inline-max-bytes', '256']);
+    assert.deepEqual(await redis.config('GET', 'tokens-inline-max-bytes'), ['tokens-inline-max-bytes', '512']);
     assert.deepEqual(await where(), [0, 1]);
     await redis.config('SET', 'tokens-inline-max-bytes', String(text.length));
     try {
       assert.deepEqual(await where(), [1, 0]);
     } finally {
-      await redis.config('SET', 'tokens-inline-max-bytes', '256');
+      await redis.config('SET', 'tokens-inline-max-bytes', '512');
     }
     assert.deepEqual(await where(), [0, 1]);
   });
