@@ -27,6 +27,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory
   --results F    write the Markdown here (default bench/RESULTS.md; the chart goes next to it)
+
+Environment: BENCH_SLUICE_NOTE=text adds a note on what Sluice build was measured.
 `;
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; results: string } {
@@ -82,7 +84,7 @@ async function machine(sluice: Server | null): Promise<Machine> {
     go: tryExec('go', ['version']),
     sluiceVersion,
     sluice: sluiceVersion,
-    git: `${head} (${branch})${dirty}`,
+    git: `${head} (${branch})${dirty}${process.env.BENCH_SLUICE_NOTE ? `; ${process.env.BENCH_SLUICE_NOTE}` : ''}`,
   } as Machine;
 }
 
