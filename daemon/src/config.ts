@@ -36,6 +36,9 @@ export const options: OptionSpec[] = [
   { name: 'max-multibulk-length', type: 'integer', default: '1048576', min: 1, mutable: true, help: 'Most arguments in one command.' },
   { name: 'client-output-limit', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Disconnect a client whose unsent replies exceed this (0: no limit). Reading from a client pauses while its replies are not drained.' },
   { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
+  { name: 'tokens-max-input-bytes', type: 'bytes', default: '32mb', min: 1, mutable: true, help: 'Largest text (or messages/tools JSON) the TOK.* commands accept; larger input is refused with an error.' },
+  { name: 'tokens-inline-max-bytes', type: 'bytes', default: '128', min: 0, mutable: true, help: 'TOK.* inputs up to this size are counted on the event loop (cheaper for short texts); larger ones on worker threads, so other clients keep getting answers. Measured default: see docs/tokens.md.' },
+  { name: 'tokens-cache-entries', type: 'integer', default: '10000', min: 0, mutable: false, help: 'Entries in the cache of token counts for repeated texts (keyed by encoding and a BLAKE3 digest of the text); 0 turns it off.' },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
 ];
 
@@ -179,7 +182,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
 }
 
 /** Top-level YAML keys that hold a family's structured settings rather than an option. */
-export const familySections = new Set<string>();
+export const familySections = new Set<string>(['models', 'policies']);
 
 export function helpText(version: string): string {
   const lines = [

@@ -27,6 +27,9 @@ interface Slot {
 /** Limits for a client that has not authenticated yet (Redis's values). */
 const UNAUTHENTICATED_LIMITS = { maxBulkLen: 16 * 1024, maxArgs: 10, maxQueryBuffer: 1024 * 1024, unauthenticated: true };
 
+/** Replies of one batch past this size are sent before the batch ends. */
+const EARLY_SEND_BYTES = 256 * 1024;
+
 export class Connection {
   readonly id: number;
   readonly server: Server;
@@ -48,6 +51,8 @@ export class Connection {
   private queue: Slot[] | null = null;
   private closingAfterReplies = false;
   private readPaused = false;
+  /** True while this connection's read batch is being dispatched (its replies are in the writer). */
+  private inBatch = false;
   closed = false;
 
   constructor(server: Server, socket: Socket, id: number) {
@@ -81,8 +86,10 @@ export class Connection {
 
   private readonly sink = (args: Buffer[]): boolean => {
     this.server.stats.commandsProcessed++;
-    dispatch(this, args, this.server.writer);
-    if (args.length > 0) this.lastCommand = args[0].toString('latin1').toLowerCase();
+    const w = this.server.writer;
+    dispatch(this, args, w);
+    // A batch with large replies is sent as it goes, so that client-output-limit applies to it.
+    if (w.pendingBytes > EARLY_SEND_BYTES) this.flush();
     return !this.closingAfterReplies && !this.closed;
   };
 
@@ -94,14 +101,22 @@ export class Connection {
     this.lastInteraction = Date.now();
     const w = server.writer;
     w.resp3 = this.resp3;
+    this.inBatch = true;
     try {
       this.parser.feed(chunk, this.sink);
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
-      w.error(err.message);
+      if (err instanceof ProtocolError) {
+        log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
+        w.error(err.message);
+      } else {
+        // A bug, not the client's fault: keep the daemon up, close only this connection.
+        log.warning(`client ${this.id} (${this.addr}): unexpected error, closing the connection: ${(err as Error).stack ?? err}`);
+        w.error('ERR internal error; the connection is closed, please report this');
+      }
       this.parser.reset();
       this.closingAfterReplies = true;
+    } finally {
+      this.inBatch = false;
     }
     this.flush();
   }
@@ -176,7 +191,7 @@ export class Connection {
   /** Answers what is queued, then closes (QUIT, protocol errors, shutdown). */
   closeAfterReplies(): void {
     this.closingAfterReplies = true;
-    if (this.queue === null) this.end();
+    if (this.queue === null && !this.inBatch) this.end();
   }
 
   /** Whether replies are still being computed for this client. */

@@ -9,14 +9,50 @@ import { handlers, type Handler } from './commands';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 
+/**
+ * Finds commands by name in any letter case without turning the name into a string: names are
+ * bucketed by length and compared byte by byte, ASCII letters folded to lower case.
+ */
+export class CommandIndex {
+  private readonly byLength: { name: Uint8Array; entry: CommandEntry }[][] = [];
+
+  constructor(entries: Iterable<[string, CommandEntry]>) {
+    for (const [name, entry] of entries) {
+      (this.byLength[name.length] ??= []).push({ name: Buffer.from(name, 'latin1'), entry });
+    }
+  }
+
+  get(name: Buffer): CommandEntry | undefined {
+    const bucket = this.byLength[name.length];
+    if (bucket === undefined) return undefined;
+    const len = name.length;
+    for (let b = 0; b < bucket.length; b++) {
+      const candidate = bucket[b].name;
+      let i = 0;
+      for (; i < len; i++) {
+        let c = name[i];
+        if (c >= 65 && c <= 90) c += 32;
+        if (c !== candidate[i]) break;
+      }
+      if (i === len) return bucket[b].entry;
+    }
+    return undefined;
+  }
+}
+
 /** A command as dispatch sees it: its spec, its handler, its statistics. */
 export interface CommandEntry {
   spec: CommandSpec;
+  /** The name as CLIENT LIST shows it (`client|list`). */
+  name: string;
   /** Runs the command. Undefined for a container whose bare form is not a command (CLIENT). */
   handler: Handler | undefined;
   noAuth: boolean;
-  subcommands: Map<string, CommandEntry> | null;
+  subcommandList: CommandEntry[];
+  subcommands: CommandIndex | null;
   calls: number;
+  /** Calls that were timed, and their total time (see TIMING_SAMPLE). */
+  timedCalls: number;
   usec: number;
   failedCalls: number;
   rejectedCalls: number;
@@ -24,42 +60,49 @@ export interface CommandEntry {
 
 function entryFor(spec: CommandSpec): CommandEntry {
   const handler = handlers[spec.name];
-  const subcommands = spec.subcommands ? new Map(spec.subcommands.map((s) => [s.name.split('|')[1], entryFor(s)])) : null;
-  if (!handler && !subcommands) throw new Error(`command '${spec.name}' is in the command table but has no handler`);
-  return { spec, handler, noAuth: spec.flags.includes('no_auth'), subcommands, calls: 0, usec: 0, failedCalls: 0, rejectedCalls: 0 };
+  const subs = spec.subcommands?.map((s): [string, CommandEntry] => [s.name.split('|')[1], entryFor(s)]);
+  if (!handler && !subs) throw new Error(`command '${spec.name}' is in the command table but has no handler`);
+  return {
+    spec,
+    name: spec.name,
+    handler,
+    noAuth: spec.flags.includes('no_auth'),
+    subcommands: subs ? new CommandIndex(subs) : null,
+    subcommandList: subs?.map(([, e]) => e) ?? [],
+    calls: 0,
+    timedCalls: 0,
+    usec: 0,
+    failedCalls: 0,
+    rejectedCalls: 0,
+  };
 }
 
-/** Every command, by lowercase name. */
-export const commands = new Map<string, CommandEntry>();
-for (const spec of commandTable.values()) commands.set(spec.name, entryFor(spec));
+/** Every top-level command. */
+const entries = [...commandTable.values()].map(entryFor);
+const commands = new CommandIndex(entries.map((e) => [e.name, e]));
+const declared = new Set(entries.flatMap((e) => [e.name, ...e.subcommandList.map((s) => s.name)]));
 for (const name of Object.keys(handlers)) {
-  const [top, sub] = name.split('|');
-  const entry = commands.get(top);
-  if (!entry || (sub !== undefined && !entry.subcommands?.has(sub))) {
-    throw new Error(`handler '${name}' has no entry in the command table`);
-  }
+  if (!declared.has(name)) throw new Error(`handler '${name}' has no entry in the command table`);
 }
 
 /** Every entry including subcommands (INFO commandstats, CONFIG RESETSTAT). */
 export function* allEntries(): Generator<CommandEntry> {
-  for (const e of commands.values()) {
+  for (const e of entries) {
     yield e;
-    if (e.subcommands) yield* e.subcommands.values();
+    yield* e.subcommandList;
   }
 }
 
-/** Finds a command by name in any letter case. */
-export function lookup(map: Map<string, CommandEntry>, name: Buffer): CommandEntry | undefined {
-  const text = name.toString('latin1');
-  return map.get(text) ?? map.get(text.toLowerCase());
-}
+/** Calls are timed one in TIMING_SAMPLE: INFO commandstats scales the sampled time up. */
+const TIMING_SAMPLE = 64;
+let untilTimed = 1;
 
 const stats = { unknownCommands: 0 };
 export const dispatchStats = stats;
 
 /** Runs one command; its reply goes to the writer (or, if async, into the connection's queue). */
 export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void {
-  let entry = lookup(commands, args[0]);
+  let entry = commands.get(args[0]);
   if (entry === undefined) {
     stats.unknownCommands++;
     w.error(unknownCommandMessage(args));
@@ -71,7 +114,7 @@ export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void
       w.error(errors.wrongArgs(entry.spec.name).message);
       return;
     }
-    const sub = lookup(entry.subcommands, args[1]);
+    const sub = entry.subcommands.get(args[1]);
     if (sub === undefined) {
       entry.rejectedCalls++;
       w.error(errors.unknownSubcommand(args[1].toString(), entry.spec.name).message);
@@ -90,7 +133,9 @@ export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void
     return;
   }
   entry.calls++;
-  const started = performance.now();
+  conn.lastCommand = entry.name;
+  const timed = --untilTimed === 0;
+  const started = timed ? performance.now() : 0;
   try {
     const later = entry.handler!(conn, args, w);
     if (later !== undefined) conn.replyLater(later, entry);
@@ -103,7 +148,11 @@ export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void
       w.error(`ERR internal error in '${entry.spec.name}': ${(err as Error).message}`);
     }
   }
-  entry.usec += (performance.now() - started) * 1000;
+  if (timed) {
+    untilTimed = TIMING_SAMPLE;
+    entry.timedCalls++;
+    entry.usec += (performance.now() - started) * 1000;
+  }
 }
 
 /** Redis's wording: `ERR unknown command 'x', with args beginning with: 'a' 'b' `. */

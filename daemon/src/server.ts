@@ -8,6 +8,8 @@ import { Config } from './config';
 import { Connection } from './connection';
 import { log } from './log';
 import native from './native';
+import { loadPolicies, startSweep } from './commands/limits';
+import { configureTokens } from './commands/tokens';
 
 export const VERSION: string = require('../package.json').version;
 /** The Redis version whose protocol and commands Sluice follows (INFO redis_version, HELLO). */
@@ -171,7 +173,10 @@ function limitsFrom(config: Config): ParserLimits {
 
 /** Creates and starts a server. */
 export async function startServer(config: Config): Promise<Server> {
+  loadPolicies(config);
+  configureTokens(config);
   const server = new Server(config);
+  startSweep();
   await server.listen();
   return server;
 }

@@ -4,12 +4,17 @@
 use std::sync::LazyLock;
 use std::time::Instant;
 
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+static EPOCH: LazyLock<(Instant, std::time::SystemTime)> = LazyLock::new(|| (Instant::now(), std::time::SystemTime::now()));
 
 /// Milliseconds since the clock was first read, with sub-millisecond precision.
 /// Monotonic: never goes back, unaffected by wall-clock changes.
 pub fn monotonic_ms() -> f64 {
-    EPOCH.elapsed().as_secs_f64() * 1000.0
+    EPOCH.0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Unix time (ns) when the monotonic clock read zero: lets windows align to the Unix epoch.
+pub fn unix_ns_at_zero() -> i64 {
+    EPOCH.1.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ pub trait KeyStore: Sync {
 }
 
 /// Every family's store. A new family adds its store here.
-fn families() -> &'static [&'static dyn KeyStore] {
-    &[]
+fn families() -> [&'static dyn KeyStore; 2] {
+    [&*crate::LIMITS, &*crate::LEASES]
 }
 
 pub fn key_count() -> usize {
@@ -29,7 +29,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_keyspace_counts_zero_and_flushes() {
+    fn flush_all_empties_every_family() {
+        crate::LEASES.acquire(b"k", 1, 1_000, 0);
+        let p = crate::limits::Params::new(1, 1_000, 1, crate::limits::Algo::Gcra).unwrap();
+        crate::LIMITS.hit(b"k", &p, 1, 0, true);
+        assert_eq!(key_count(), 2);
         flush_all();
         assert_eq!(key_count(), 0);
     }

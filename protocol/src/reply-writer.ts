@@ -25,6 +25,26 @@ type PoolBuffer = Buffer & {
 const allocPool = (bytes: number) => Buffer.allocUnsafe(bytes) as PoolBuffer;
 const CRLF = '\r\n';
 
+/** Writes whole number `n` (|n| < 2^53) in decimal at `o`; returns the offset after it. */
+function writeDecimal(buf: Buffer, o: number, n: number): number {
+  if (n < 0) {
+    buf[o++] = 45; // '-'
+    n = -n;
+  }
+  if (n < 10) {
+    buf[o++] = 48 + n;
+    return o;
+  }
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  const end = o + digits;
+  for (let p = end - 1; p >= o; p--) {
+    buf[p] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
+}
+
 export class ReplyWriter {
   /** Encode RESP3 types natively (the connection said HELLO 3). */
   resp3 = false;
@@ -63,8 +83,17 @@ export class ReplyWriter {
 
   /** Writes an ASCII string (protocol text, numbers) as-is. */
   private ascii(s: string): void {
-    this.reserve(s.length);
-    this.offset += this.pool.latin1Write(s, this.offset);
+    const len = s.length;
+    this.reserve(len);
+    if (len > 24) {
+      this.offset += this.pool.latin1Write(s, this.offset);
+      return;
+    }
+    // Short protocol text: a loop beats the native call.
+    const pool = this.pool;
+    let o = this.offset;
+    for (let i = 0; i < len; i++) pool[o++] = s.charCodeAt(i);
+    this.offset = o;
   }
 
   /** `+text` — text must not contain CR or LF. */
@@ -163,9 +192,22 @@ export class ReplyWriter {
 
   /** An array of integers, e.g. a limiter's reply read from a typed array. */
   integers(values: ArrayLike<number>, count = values.length): void {
-    let s = '*' + count + CRLF;
-    for (let i = 0; i < count; i++) s += ':' + Math.trunc(values[i]) + CRLF;
-    this.ascii(s);
+    // Digits go straight into the pool: no string per reply (a limiter answers with this on
+    // every call, so it is a hot path). 22 bytes hold ':' + sign + 17 digits + CRLF.
+    this.reserve(16 + count * 22);
+    const pool = this.pool;
+    let o = this.offset;
+    pool[o++] = 42; // '*'
+    o = writeDecimal(pool, o, count);
+    pool[o++] = 13;
+    pool[o++] = 10;
+    for (let i = 0; i < count; i++) {
+      pool[o++] = 58; // ':'
+      o = writeDecimal(pool, o, Math.trunc(values[i]));
+      pool[o++] = 13;
+      pool[o++] = 10;
+    }
+    this.offset = o;
   }
 
   /** An array of bulk strings. */

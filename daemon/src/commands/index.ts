@@ -6,6 +6,9 @@
 import type { ReplyWriter } from '@sluice/protocol';
 import type { Connection } from '../connection';
 import { serverHandlers } from './server';
+import { limitsHandlers } from './limits';
+import { leasesHandlers } from './leases';
+import { tokenHandlers } from './tokens';
 
 /** Writes a reply computed later (off the event loop). */
 export type LaterReply = Promise<(w: ReplyWriter) => void>;
@@ -18,4 +21,7 @@ export type Handler = (conn: Connection, args: Buffer[], w: ReplyWriter) => void
 
 export const handlers: Record<string, Handler> = {
   ...serverHandlers,
+  ...limitsHandlers,
+  ...leasesHandlers,
+  ...tokenHandlers,
 };

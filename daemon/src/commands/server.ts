@@ -17,6 +17,7 @@ import { ConfigError, optionSpec, options } from '../config';
 import { REDIS_COMPAT_VERSION, VERSION } from '../server';
 import { setLogLevel } from '../log';
 import native from '../native';
+import { resetTokensStats, tokensInfo } from './tokens';
 
 const lower = (b: Buffer) => b.toString().toLowerCase();
 
@@ -147,7 +148,7 @@ const clientHelp = [
   'HELP', '    Print this help.',
 ];
 
-function writeHelp(w: ReplyWriter, lines: string[]): void {
+export function writeHelp(w: ReplyWriter, lines: string[]): void {
   w.array(lines.length);
   for (const l of lines) w.simple(l);
 }
@@ -345,9 +346,11 @@ const config: Record<string, Handler> = {
   },
   'config|resetstat': (conn, _args, w) => {
     conn.server.resetStats();
+    resetTokensStats();
     for (const e of allEntries()) {
       e.calls = 0;
       e.usec = 0;
+      e.timedCalls = 0;
       e.failedCalls = 0;
       e.rejectedCalls = 0;
     }
@@ -366,7 +369,7 @@ const config: Record<string, Handler> = {
 // --- INFO -----------------------------------------------------------------------------------
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 5), 'commandstats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 5), 'tokens', 'commandstats', 'keyspace'];
 
 function human(bytes: number): string {
   if (bytes < 1024) return `${bytes}B`;
@@ -434,14 +437,17 @@ function infoSection(conn: Connection, section: string): string[] | null {
       const lines: string[] = [];
       for (const e of allEntries()) {
         if (e.calls === 0 && e.failedCalls === 0 && e.rejectedCalls === 0) continue;
-        const usec = Math.round(e.usec);
-        const perCall = e.calls ? (e.usec / e.calls).toFixed(2) : '0.00';
+        // Time is measured on a sample of calls (see dispatch.ts) and scaled to all calls.
+        const perCall = e.timedCalls ? e.usec / e.timedCalls : 0;
+        const usec = Math.round(perCall * e.calls);
         lines.push(
-          `cmdstat_${e.spec.name}:calls=${e.calls},usec=${usec},usec_per_call=${perCall},rejected_calls=${e.rejectedCalls},failed_calls=${e.failedCalls}`,
+          `cmdstat_${e.spec.name}:calls=${e.calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${e.rejectedCalls},failed_calls=${e.failedCalls}`,
         );
       }
       return lines;
     }
+    case 'tokens':
+      return tokensInfo();
     case 'keyspace': {
       const keys = native.keyCount();
       return keys > 0 ? [`db0:keys=${keys},expires=0,avg_ttl=0`] : [];

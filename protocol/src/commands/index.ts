@@ -1,9 +1,15 @@
 import type { CommandSpec } from '../command-table';
 import { serverCommands } from './server';
+import { limitsCommands } from './limits';
+import { leasesCommands } from './leases';
+import { tokenCommands } from './tokens';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
   server: serverCommands,
+  limits: limitsCommands,
+  leases: leasesCommands,
+  tokens: tokenCommands,
 };
 
 /** All top-level commands, by lowercase name. */

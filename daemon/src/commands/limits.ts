@@ -1,0 +1,243 @@
+/**
+ * Handlers of the limits family: CL.THROTTLE (redis-cell's drop-in) and RL.*. Thin: parse the
+ * arguments from Buffers, make one native call that writes into a preallocated Float64Array,
+ * write the reply. Also loads `policies:` from the config file and drives the expiry sweep.
+ */
+import type { Handler } from './index';
+import { writeHelp } from './server';
+import { errors, parseInteger, ReplyError } from '../reply-error';
+import { ConfigError, type Config } from '../config';
+import native from '../native';
+
+/** Largest PER (ms): the native clock's span limit, 2^58 ns. */
+export const MAX_PER_MS = 288230376151;
+const ALGOS = ['gcra', 'sliding', 'fixed'];
+
+/** The caller-owned array every native limiter call writes its results into. */
+let out = new Float64Array(64);
+
+/** Is `arg` the word `lower` (given in lower case), in any letter case? No string is made. */
+function isWord(arg: Buffer, lower: string): boolean {
+  if (arg.length !== lower.length) return false;
+  for (let i = 0; i < arg.length; i++) if ((arg[i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** A whole number >= 1 (`what` names it in the error). */
+function positive(arg: Buffer, what: string): number {
+  const n = parseInteger(arg);
+  if (n < 1) throw new ReplyError(`ERR ${what} must be a positive integer`);
+  return n;
+}
+
+function algoCode(arg: Buffer): number {
+  for (let i = 0; i < ALGOS.length; i++) if (isWord(arg, ALGOS[i])) return i;
+  throw new ReplyError(`ERR unknown ALGO '${arg.toString().slice(0, 64)}' (expected gcra, sliding or fixed)`);
+}
+
+function unknownPolicy(name: Buffer): ReplyError {
+  return new ReplyError(`ERR unknown POLICY '${name.toString().slice(0, 128)}'`);
+}
+
+/** Turns a native status code into the error it stands for. */
+function check(code: number): void {
+  if (code === -2) throw new ReplyError('ERR LIMIT, PER and BURST must be positive integers');
+  if (code === -3) throw new ReplyError(`ERR PER, or BURST's refill time (BURST * PER / LIMIT), must be at most ${MAX_PER_MS} ms`);
+}
+
+// A limit spec parsed from `LIMIT n PER ms [BURST b] [ALGO a]` (module state: no object per call).
+let specLimit = 0;
+let specPer = 0;
+let specBurst = 0;
+let specAlgo = 0;
+
+/**
+ * Parses `LIMIT n PER ms [BURST b] [ALGO a]` (any order) from args[from..to) into the spec
+ * variables. BURST applies to gcra only and defaults to LIMIT.
+ */
+function parseSpec(args: Buffer[], from: number, to: number): void {
+  specLimit = specPer = specBurst = 0;
+  specAlgo = -1;
+  for (let i = from; i < to; i += 2) {
+    if (i + 1 >= to) throw errors.syntax();
+    const word = args[i];
+    if (isWord(word, 'limit') && specLimit === 0) specLimit = positive(args[i + 1], 'LIMIT');
+    else if (isWord(word, 'per') && specPer === 0) specPer = positive(args[i + 1], 'PER');
+    else if (isWord(word, 'burst') && specBurst === 0) specBurst = positive(args[i + 1], 'BURST');
+    else if (isWord(word, 'algo') && specAlgo === -1) specAlgo = algoCode(args[i + 1]);
+    else throw errors.syntax();
+  }
+  if (specLimit === 0 || specPer === 0) throw errors.syntax();
+  if (specPer > MAX_PER_MS) check(-3);
+  if (specAlgo === -1) specAlgo = 0;
+  if (specBurst !== 0 && specAlgo !== 0) throw new ReplyError('ERR BURST applies to ALGO gcra only');
+  if (specBurst === 0) specBurst = specLimit;
+}
+
+/** RL.HIT and RL.PEEK: `key (POLICY name | LIMIT ...) [COST c]`. */
+function hitOrPeek(peek: boolean): Handler {
+  return (conn, args, w) => {
+    let end = args.length;
+    let cost = 1;
+    if (end >= 4 && isWord(args[end - 2], 'cost')) {
+      cost = positive(args[end - 1], 'COST');
+      end -= 2;
+    }
+    const now = conn.server.now;
+    if (isWord(args[2], 'policy')) {
+      if (end !== 4) throw errors.syntax();
+      if (native.rlHitPolicy(args[1], args[3], cost, peek, now, out) !== 0) throw unknownPolicy(args[3]);
+    } else {
+      parseSpec(args, 2, end);
+      check(native.rlHit(args[1], specLimit, specPer, specBurst, specAlgo, cost, peek, now, out));
+    }
+    w.integers(out, 5);
+  };
+}
+
+/**
+ * redis-cell parses with Rust's i64 parser: an optional sign, then digits (leading zeros
+ * allowed). Read from the bytes; a string is made only for an error.
+ */
+function cellInteger(arg: Buffer): number {
+  const len = arg.length;
+  let i = 0;
+  const negative = len > 0 && arg[0] === 45;
+  if (len > 0 && (arg[0] === 43 || negative)) i = 1;
+  if (i === len) throw cellParseError(arg);
+  let n = 0;
+  for (; i < len; i++) {
+    const c = arg[i] - 48;
+    if (c < 0 || c > 9) throw cellParseError(arg);
+    n = n * 10 + c;
+  }
+  if (n > Number.MAX_SAFE_INTEGER) {
+    const exact = BigInt(arg.toString());
+    if (exact >= -(2n ** 63n) && exact < 2n ** 63n) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
+    throw cellParseError(arg);
+  }
+  return negative ? -n : n;
+}
+
+function cellParseError(arg: Buffer): ReplyError {
+  return new ReplyError(`Cell error: Couldn't parse as integer: ${arg.toString()}`);
+}
+
+const clThrottle: Handler = (conn, args, w) => {
+  if (args.length > 6) throw errors.wrongArgs('cl.throttle');
+  const burst = cellInteger(args[2]);
+  const count = cellInteger(args[3]);
+  const period = cellInteger(args[4]);
+  const quantity = args.length === 6 ? cellInteger(args[5]) : 1;
+  const code = native.clThrottle(args[1], burst, count, period, quantity, conn.server.now, out);
+  if (code === -2) throw new ReplyError('ERR max_burst must be >= 0, count and period must be > 0');
+  if (code === -3) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
+  w.integers(out, 5);
+};
+
+/** RL.ALL numkeys key policy cost [key policy cost ...] */
+const rlAll: Handler = (conn, args, w) => {
+  const n = positive(args[1], 'numkeys');
+  if (args.length !== 2 + 3 * n) throw errors.wrongArgs('rl.all');
+  const keys: Buffer[] = new Array(n);
+  const policies: Buffer[] = new Array(n);
+  const costs = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = args[2 + 3 * i];
+    policies[i] = args[3 + 3 * i];
+    costs[i] = positive(args[4 + 3 * i], 'cost');
+  }
+  if (out.length < 3 + n) out = new Float64Array(3 + n);
+  if (native.rlAll(keys, policies, costs, conn.server.now, out) !== 0) throw unknownPolicy(policies[out[1]]);
+  w.integers(out, 3 + n);
+};
+
+const rlAdjust: Handler = (conn, args, w) => {
+  const delta = parseInteger(args[3]);
+  if (native.rlAdjust(args[1], args[2], delta, conn.server.now, out) !== 0) throw unknownPolicy(args[2]);
+  w.integer(out[0]);
+};
+
+const rlReset: Handler = (conn, args, w) => {
+  let n = 0;
+  for (let i = 1; i < args.length; i++) if (native.rlReset(args[i], conn.server.now)) n++;
+  w.integer(n);
+};
+
+const policyHelp = [
+  'RL.POLICY <subcommand> [<arg> ...]. Subcommands are:',
+  'SET <name> LIMIT <n> PER <ms> [BURST <b>] [ALGO gcra|sliding|fixed]', '    Declare or replace a named limit.',
+  'GET <name>', '    Return the policy: limit, per, burst, algo.',
+  'DEL <name>', '    Delete the policy.',
+  'LIST', '    List policy names.',
+  'HELP', '    Print this help.',
+];
+
+export const limitsHandlers: Record<string, Handler> = {
+  'cl.throttle': clThrottle,
+  'rl.hit': hitOrPeek(false),
+  'rl.peek': hitOrPeek(true),
+  'rl.all': rlAll,
+  'rl.adjust': rlAdjust,
+  'rl.reset': rlReset,
+  'rl.policy|set': (_conn, args, w) => {
+    parseSpec(args, 3, args.length);
+    check(native.rlPolicySet(args[2], specLimit, specPer, specBurst, specAlgo));
+    w.ok();
+  },
+  'rl.policy|get': (_conn, args, w) => {
+    if (!native.rlPolicyGet(args[2], out)) return w.null();
+    w.map(4);
+    w.bulk('limit');
+    w.integer(out[0]);
+    w.bulk('per');
+    w.integer(out[1]);
+    w.bulk('burst');
+    w.integer(out[2]);
+    w.bulk('algo');
+    w.bulk(ALGOS[out[3]]);
+  },
+  'rl.policy|del': (_conn, args, w) => w.integer(native.rlPolicyDel(args[2]) ? 1 : 0),
+  'rl.policy|list': (_conn, _args, w) => w.bulks(native.rlPolicyList()),
+  'rl.policy|help': (_conn, _args, w) => writeHelp(w, policyHelp),
+};
+
+/**
+ * Declares the config file's policies:
+ * ```yaml
+ * policies:
+ *   user-rpm: { limit: 60, per: 60000 }                   # gcra, burst = limit
+ *   model-tpm: { limit: 100000, per: 60000, algo: sliding }
+ * ```
+ */
+export function loadPolicies(config: Config): void {
+  const section = config.file.policies;
+  if (section === undefined || section === null) return;
+  const where = `config file ${config.filePath}: policies`;
+  if (typeof section !== 'object' || Array.isArray(section)) throw new ConfigError(`${where} must map policy names to { limit, per, burst, algo }`);
+  for (const [name, spec] of Object.entries(section as Record<string, unknown>)) {
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`${where}.${name} must be a mapping such as { limit: 60, per: 60000 }`);
+    const words: Buffer[] = [];
+    for (const [field, value] of Object.entries(spec as Record<string, unknown>)) {
+      if (!['limit', 'per', 'burst', 'algo'].includes(field)) throw new ConfigError(`${where}.${name}: unknown field '${field}' (expected limit, per, burst, algo)`);
+      words.push(Buffer.from(field), Buffer.from(String(value)));
+    }
+    try {
+      parseSpec(words, 0, words.length);
+      check(native.rlPolicySet(Buffer.from(name), specLimit, specPer, specBurst, specAlgo));
+    } catch (err) {
+      const why = err instanceof ReplyError ? err.message.replace(/^ERR /, '') : (err as Error).message;
+      throw new ConfigError(`${where}.${name}: ${why === 'syntax error' ? 'needs limit and per' : why}`);
+    }
+  }
+}
+
+/** Every tick examines about this many limiter entries per store: small, so it never stalls. */
+const SWEEP_BUDGET = 2048;
+
+/** Expires idle keys in the background, a few shards per tick. */
+export function startSweep(intervalMs = 100): NodeJS.Timeout {
+  const timer = setInterval(() => native.sweep(native.clockMs(), SWEEP_BUDGET), intervalMs);
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,321 @@
+//! A sharded, compact map from binary keys to limiter state, with expiry.
+//!
+//! Every entry carries an `expires_at` instant (ns on the daemon's clock): the moment its state
+//! is back to "full", after which it means the same as no entry at all. Reads treat such an
+//! entry as absent (lazy expiry); `sweep` removes them a shard at a time and gives memory back.
+//!
+//! Keys of up to 16 bytes are stored inline: a slot is the 16 key bytes plus one u64 that packs
+//! the key's length (5 bits) with `expires_at` (59 bits), plus the algorithm's extra state `R`
+//! (nothing for GCRA, whose one number *is* `expires_at`). A GCRA slot is 24 bytes. Longer keys
+//! go to a per-shard map of boxed keys.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+
+/// Shards per store: a sweep step or a lock covers 1/SHARDS of the keys.
+pub const SHARDS: usize = 256;
+/// Largest key stored inline.
+pub const INLINE: usize = 16;
+const TIME_BITS: u32 = 59;
+/// Latest instant an entry can carry (about 18 years of daemon uptime in ns).
+pub const MAX_INSTANT: i64 = (1i64 << TIME_BITS) - 1;
+
+/// The hasher every table uses, seeded at random once per process: keys come from clients, so
+/// they must not be able to aim at one bucket.
+fn hasher() -> FixedState {
+    static SEED: std::sync::LazyLock<u64> =
+        std::sync::LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64));
+    FixedState::with_seed(*SEED)
+}
+
+pub fn hash_key(key: &[u8]) -> u64 {
+    hasher().hash_one(key)
+}
+
+/// Which shard a hash belongs to. Uses bits the tables do not use for bucket selection.
+#[inline]
+pub fn shard_of(hash: u64) -> usize {
+    ((hash >> 32) as usize) % SHARDS
+}
+
+#[derive(Clone, Copy)]
+struct Slot<R> {
+    key: [u8; INLINE],
+    /// Key length in the top 5 bits, expires_at in the low 59.
+    meta: u64,
+    rest: R,
+}
+
+impl<R> Slot<R> {
+    #[inline]
+    fn len(&self) -> usize {
+        (self.meta >> TIME_BITS) as usize
+    }
+    #[inline]
+    fn expires_at(&self) -> i64 {
+        (self.meta & MAX_INSTANT as u64) as i64
+    }
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.key[..self.len()]
+    }
+}
+
+/// One shard: inline keys in a compact table, longer keys boxed.
+pub struct Shard<R> {
+    small: HashTable<Slot<R>>,
+    large: HashMap<Box<[u8]>, (i64, R), FixedState>,
+}
+
+impl<R: Copy> Shard<R> {
+    fn new() -> Self {
+        Shard { small: HashTable::new(), large: HashMap::with_hasher(hasher()) }
+    }
+
+    /// The live state of `key` (hashed as `hash`): `(expires_at, rest)`, or None if absent or
+    /// already back to full at `now`.
+    pub fn get(&self, key: &[u8], hash: u64, now: i64) -> Option<(i64, R)> {
+        let found = if key.len() <= INLINE {
+            self.small.find(hash, |s| s.key() == key).map(|s| (s.expires_at(), s.rest))
+        } else {
+            self.large.get(key).copied()
+        };
+        found.filter(|&(at, _)| at > now)
+    }
+
+    /// Stores `key`'s new state; None, or a state already full at `now`, removes the entry.
+    pub fn set(&mut self, key: &[u8], hash: u64, now: i64, state: Option<(i64, R)>) {
+        let state = state.filter(|&(at, _)| at > now);
+        if key.len() <= INLINE {
+            let entry = self.small.entry(hash, |s| s.key() == key, |s| hash_key(s.key()));
+            match (entry, state) {
+                (hashbrown::hash_table::Entry::Occupied(mut o), Some((at, rest))) => {
+                    let s = o.get_mut();
+                    s.meta = pack(key.len(), at);
+                    s.rest = rest;
+                }
+                (hashbrown::hash_table::Entry::Occupied(o), None) => {
+                    o.remove();
+                }
+                (hashbrown::hash_table::Entry::Vacant(v), Some((at, rest))) => {
+                    let mut bytes = [0u8; INLINE];
+                    bytes[..key.len()].copy_from_slice(key);
+                    v.insert(Slot { key: bytes, meta: pack(key.len(), at), rest });
+                }
+                (hashbrown::hash_table::Entry::Vacant(_), None) => {}
+            }
+        } else {
+            match state {
+                Some((at, rest)) => {
+                    let at = at.min(MAX_INSTANT);
+                    if let Some(v) = self.large.get_mut(key) {
+                        *v = (at, rest);
+                    } else {
+                        self.large.insert(key.into(), (at, rest));
+                    }
+                }
+                None => {
+                    self.large.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Removes `key` whatever its state; true if it held live state at `now`.
+    pub fn remove(&mut self, key: &[u8], hash: u64, now: i64) -> bool {
+        let live = self.get(key, hash, now).is_some();
+        self.set(key, hash, now, None);
+        live
+    }
+
+    pub fn len(&self) -> usize {
+        self.small.len() + self.large.len()
+    }
+
+    /// Drops every entry that is full at `now`, and returns memory once the shard has emptied
+    /// out. Returns how many entries it removed.
+    fn sweep(&mut self, now: i64) -> usize {
+        let before = self.len();
+        self.small.retain(|s| s.expires_at() > now);
+        self.large.retain(|_, v| v.0 > now);
+        if self.small.capacity() > 64 && self.small.len() * 4 < self.small.capacity() {
+            self.small.shrink_to(self.small.len() * 2, |s| hash_key(s.key()));
+        }
+        if self.large.capacity() > 64 && self.large.len() * 4 < self.large.capacity() {
+            self.large.shrink_to(self.large.len() * 2);
+        }
+        before - self.len()
+    }
+
+    fn clear(&mut self) {
+        self.small = HashTable::new();
+        self.large = HashMap::with_hasher(hasher());
+    }
+}
+
+#[inline]
+fn pack(len: usize, at: i64) -> u64 {
+    ((len as u64) << TIME_BITS) | (at.clamp(0, MAX_INSTANT) as u64)
+}
+
+/// A sharded store: each shard behind its own lock.
+pub struct Store<R> {
+    shards: Box<[Mutex<Shard<R>>]>,
+    /// Each shard's entry count, refreshed after every change, so counting all keys (DBSIZE)
+    /// takes no locks.
+    lens: Box<[AtomicUsize]>,
+    cursor: Mutex<usize>,
+}
+
+impl<R: Copy> Default for Store<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Copy> Store<R> {
+    pub fn new() -> Self {
+        Store {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            lens: (0..SHARDS).map(|_| AtomicUsize::new(0)).collect(),
+            cursor: Mutex::new(0),
+        }
+    }
+
+    /// Locks shard `i`. Callers that lock several take them in ascending order.
+    pub fn lock(&self, i: usize) -> MutexGuard<'_, Shard<R>> {
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records shard `i`'s entry count; callers that change a shard through `lock` call it
+    /// before unlocking.
+    pub fn note_len(&self, i: usize, shard: &Shard<R>) {
+        self.lens[i].store(shard.len(), Ordering::Relaxed);
+    }
+
+    /// Runs `f` on `key`'s live state under its shard's lock and stores what it returns.
+    pub fn update<T>(&self, key: &[u8], now: i64, f: impl FnOnce(Option<(i64, R)>) -> (T, Option<Option<(i64, R)>>)) -> T {
+        let hash = hash_key(key);
+        let i = shard_of(hash);
+        let mut shard = self.lock(i);
+        let (out, write) = f(shard.get(key, hash, now));
+        if let Some(state) = write {
+            shard.set(key, hash, now, state);
+            self.note_len(i, &shard);
+        }
+        out
+    }
+
+    pub fn remove(&self, key: &[u8], now: i64) -> bool {
+        let hash = hash_key(key);
+        let i = shard_of(hash);
+        let mut shard = self.lock(i);
+        let live = shard.remove(key, hash, now);
+        self.note_len(i, &shard);
+        live
+    }
+
+    /// Entries held (including full ones not swept yet), without locking.
+    pub fn len(&self) -> usize {
+        self.lens.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
+    pub fn clear(&self) {
+        for i in 0..SHARDS {
+            let mut shard = self.lock(i);
+            shard.clear();
+            self.note_len(i, &shard);
+        }
+    }
+
+    /// Sweeps whole shards, round robin from where the last call stopped, until `budget`
+    /// entries have been examined (at least one shard). Returns (examined, removed).
+    pub fn sweep(&self, now: i64, budget: usize) -> (usize, usize) {
+        let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut examined, mut removed) = (0, 0);
+        for _ in 0..SHARDS {
+            let mut shard = self.lock(*cursor);
+            examined += shard.len();
+            removed += shard.sweep(now);
+            self.note_len(*cursor, &shard);
+            drop(shard);
+            *cursor = (*cursor + 1) % SHARDS;
+            if examined >= budget {
+                break;
+            }
+        }
+        (examined, removed)
+    }
+
+    /// Bytes the inline tables have allocated (for tests of memory return).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap().small.capacity()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_slot_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Slot<()>>(), 24);
+    }
+
+    #[test]
+    fn keys_of_every_length_are_distinct_and_binary_safe() {
+        let store: Store<u64> = Store::new();
+        let keys: Vec<Vec<u8>> = (0..40).map(|n| vec![0u8; n]).chain([b"a\0".to_vec(), b"a".to_vec(), vec![0xff; 17]]).collect();
+        for (i, k) in keys.iter().enumerate() {
+            store.update(k, 0, |old| {
+                assert!(old.is_none(), "key of len {} collided", k.len());
+                ((), Some(Some((100, i as u64))))
+            });
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let got = store.update(k, 0, |old| (old, None));
+            assert_eq!(got, Some((100, i as u64)));
+        }
+        assert_eq!(store.len(), keys.len());
+    }
+
+    #[test]
+    fn full_entries_read_as_absent_and_setting_full_removes() {
+        let store: Store<()> = Store::new();
+        store.update(b"k", 0, |_| ((), Some(Some((50, ())))));
+        assert!(store.update(b"k", 49, |s| (s, None)).is_some());
+        assert!(store.update(b"k", 50, |s| (s, None)).is_none());
+        store.update(b"k", 10, |_| ((), Some(Some((5, ())))));
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn sweep_removes_full_entries_and_returns_memory() {
+        let store: Store<()> = Store::new();
+        for i in 0..50_000u32 {
+            let at = if i % 2 == 0 { 100 } else { 1_000 };
+            store.update(&i.to_le_bytes(), 0, |_| ((), Some(Some((at, ())))));
+        }
+        let big = store.capacity();
+        // A small budget sweeps a bounded slice: not everything at once.
+        let (examined, removed) = store.sweep(500, 1);
+        assert!(examined < 50_000 / 10 && removed > 0, "examined {examined}");
+        let mut total = removed;
+        for _ in 0..SHARDS {
+            total += store.sweep(500, 1).1;
+        }
+        assert_eq!(total, 25_000);
+        assert_eq!(store.len(), 25_000);
+        for _ in 0..SHARDS {
+            store.sweep(2_000, 1);
+        }
+        assert_eq!(store.len(), 0);
+        assert!(store.capacity() * 8 < big, "capacity {} of {}", store.capacity(), big);
+    }
+}

@@ -1,0 +1,313 @@
+//! Token counting for OpenAI encodings (tiktoken-rs; the rank files are embedded, so it works
+//! offline). Text is always counted as ordinary text: a special-token string such as
+//! `<|endoftext|>` inside a prompt counts as the tokens of its characters, never as the special
+//! token. Nothing here knows about N-API or RESP.
+
+pub mod cache;
+pub mod chat;
+pub mod models;
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use tiktoken_rs::CoreBPE;
+
+pub use models::{Model, resolve};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    R50kBase = 0,
+    P50kBase = 1,
+    P50kEdit = 2,
+    Cl100kBase = 3,
+    O200kBase = 4,
+    O200kHarmony = 5,
+}
+
+impl Encoding {
+    pub const ALL: [Encoding; 6] = [
+        Encoding::R50kBase,
+        Encoding::P50kBase,
+        Encoding::P50kEdit,
+        Encoding::Cl100kBase,
+        Encoding::O200kBase,
+        Encoding::O200kHarmony,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::R50kBase => "r50k_base",
+            Encoding::P50kBase => "p50k_base",
+            Encoding::P50kEdit => "p50k_edit",
+            Encoding::Cl100kBase => "cl100k_base",
+            Encoding::O200kBase => "o200k_base",
+            Encoding::O200kHarmony => "o200k_harmony",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        if name == "gpt2" {
+            return Some(Encoding::R50kBase);
+        }
+        Encoding::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// The shared tokenizer, built once per process (the first use parses megabytes of ranks).
+    pub fn bpe(self) -> &'static CoreBPE {
+        match self {
+            Encoding::R50kBase => tiktoken_rs::r50k_base_singleton(),
+            Encoding::P50kBase => tiktoken_rs::p50k_base_singleton(),
+            Encoding::P50kEdit => tiktoken_rs::p50k_edit_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::O200kHarmony => tiktoken_rs::o200k_harmony_singleton(),
+        }
+    }
+}
+
+/// Builds every tokenizer now, in parallel (the daemon calls this at start-up, so no request
+/// pays for it).
+pub fn load_all() {
+    std::thread::scope(|s| {
+        for e in Encoding::ALL {
+            s.spawn(move || {
+                let _ = e.bpe();
+            });
+        }
+    });
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokError {
+    UnknownModel(String),
+    InvalidUtf8 { what: &'static str, offset: usize },
+    InvalidJson { what: &'static str, detail: String },
+    BadShape(String),
+    BadTokenId { id: u32, encoding: Encoding },
+}
+
+impl fmt::Display for TokError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokError::UnknownModel(name) => {
+                let names: Vec<&str> = Encoding::ALL.iter().map(|e| e.name()).collect();
+                write!(
+                    f,
+                    "ERR unknown model '{}': give an encoding name instead ({}), or map the name in the config file's models: section (e.g. models: {{ {}: {{ model: gpt-4o }} }} or {{ encoding: o200k_base }})",
+                    clip(name),
+                    names.join(", "),
+                    clip(name)
+                )
+            }
+            TokError::InvalidUtf8 { what, offset } => write!(f, "ERR {what} is not valid UTF-8 (bad byte at offset {offset})"),
+            TokError::InvalidJson { what, detail } => write!(f, "ERR {what} is not valid JSON: {detail}"),
+            TokError::BadShape(msg) => write!(f, "ERR {msg}"),
+            TokError::BadTokenId { id, encoding } => write!(f, "ERR token id {id} is not in encoding {}", encoding.name()),
+        }
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(128).filter(|c| !c.is_control()).collect()
+}
+
+/// Checks the text is UTF-8 (what every encoding expects).
+pub fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, TokError> {
+    std::str::from_utf8(bytes).map_err(|e| TokError::InvalidUtf8 { what, offset: e.valid_up_to() })
+}
+
+/// The shared count cache (capacity 0 = off; the daemon sets it from its config).
+pub static CACHE: LazyLock<cache::CountCache> = LazyLock::new(cache::CountCache::new);
+
+/// Texts shorter than this are counted without the cache: hashing and locking would cost about
+/// as much as counting them.
+pub const CACHE_MIN_BYTES: usize = 32;
+
+/// Counts `text` as ordinary text, through the cache when it is on.
+pub fn count(encoding: Encoding, text: &str) -> usize {
+    if text.len() < CACHE_MIN_BYTES || !CACHE.enabled() {
+        return encoding.bpe().encode_ordinary(text).len();
+    }
+    let key = cache::key(encoding as u8, text.as_bytes());
+    if let Some(n) = CACHE.get(&key) {
+        return n as usize;
+    }
+    let n = encoding.bpe().encode_ordinary(text).len();
+    CACHE.insert(key, n as u32);
+    n
+}
+
+/// Segments counted between checks of the limit in `count_within`.
+const WITHIN_SEGMENT_BYTES: usize = 8 * 1024;
+
+/// The count if it is at most `limit`, else None. Long texts are counted a segment at a time
+/// (cut where the encodings' pre-tokenizer always cuts), stopping once the limit is passed.
+pub fn count_within(encoding: Encoding, text: &str, limit: u64) -> Option<usize> {
+    // Every token covers at least one byte: a text of at most `limit` bytes is within it.
+    if text.len() as u64 <= limit {
+        return Some(count(encoding, text));
+    }
+    let cached = text.len() >= CACHE_MIN_BYTES && CACHE.enabled();
+    let key = if cached { Some(cache::key(encoding as u8, text.as_bytes())) } else { None };
+    if let Some(k) = &key {
+        if let Some(n) = CACHE.get(k) {
+            return (n as u64 <= limit).then_some(n as usize);
+        }
+    }
+    let bpe = encoding.bpe();
+    let mut total = 0usize;
+    for seg in segments(text, WITHIN_SEGMENT_BYTES) {
+        total += bpe.encode_ordinary(seg).len();
+        if total as u64 > limit {
+            return None;
+        }
+    }
+    if let Some(k) = key {
+        CACHE.insert(k, total as u32);
+    }
+    Some(total)
+}
+
+/// Splits text into pieces of at least `min_len` bytes (except the last) at positions where
+/// every supported encoding's pre-tokenizer splits anyway, so the counts of the pieces add up to
+/// the count of the whole. The cut is placed after a lone `\n` that follows a visible ASCII
+/// character and precedes an ASCII letter: no pattern lets a piece cross it (the `\n` always
+/// ends its piece there and a letter after a newline always starts one), in the full text or in
+/// either part alone.
+pub fn segments(text: &str, min_len: usize) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let from = start + min_len.max(2);
+        let mut cut = bytes.len();
+        if from < bytes.len() {
+            let mut p = from;
+            while p < bytes.len() {
+                match memchr_newline(&bytes[p - 1..]) {
+                    None => break,
+                    Some(i) => {
+                        let nl = p - 1 + i;
+                        let q = nl + 1;
+                        if q < bytes.len() && nl > 0 && bytes[nl - 1].is_ascii_graphic() && bytes[q].is_ascii_alphabetic() {
+                            cut = q;
+                            break;
+                        }
+                        p = q + 1;
+                    }
+                }
+            }
+        }
+        let seg = &text[start..cut];
+        start = cut;
+        Some(seg)
+    })
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// Token ids of `text` as ordinary text.
+pub fn encode(encoding: Encoding, text: &str) -> Vec<u32> {
+    encoding.bpe().encode_ordinary(text)
+}
+
+/// The bytes of the tokens (not necessarily UTF-8 when a token sequence cuts a character).
+pub fn decode(encoding: Encoding, ids: &[u32]) -> Result<Vec<u8>, TokError> {
+    encoding.bpe().decode_bytes(ids).map_err(|e| TokError::BadTokenId { id: e.token, encoding })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CORPUS: &str = "The quick brown fox jumps over the lazy dog.\nZwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.\nСъешь же ещё этих мягких французских булок, да выпей чаю.\n日本語のテキストも数えます。\nفي العربية أيضاً\n🙂🚀👩‍👩‍👧 emoji\nfn main() {\n    println!(\"hi\");\n}\n\n\nTabs\t\tand   spaces   \nnumbers 1234567890 3.14159\n<|endoftext|> is ordinary text here\nDon't we'll they're I'm\n";
+
+    #[test]
+    fn counts_known_values() {
+        assert_eq!(count(Encoding::Cl100kBase, "hello world"), 2);
+        assert_eq!(count(Encoding::O200kBase, "hello world"), 2);
+        assert_eq!(count(Encoding::Cl100kBase, ""), 0);
+    }
+
+    #[test]
+    fn special_token_strings_are_ordinary_text() {
+        for e in Encoding::ALL {
+            let n = count(e, "<|endoftext|>");
+            assert!(n > 1, "{} counted <|endoftext|> as {n}", e.name());
+            let ids = encode(e, "<|endoftext|>");
+            let special = e.bpe().encode_with_special_tokens("<|endoftext|>");
+            assert_eq!(special.len(), 1);
+            assert!(!ids.contains(&special[0]));
+        }
+    }
+
+    #[test]
+    fn segment_counts_add_up_to_the_whole() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text.push_str(CORPUS);
+            text.push_str(&format!("Line {i}\nx\n  \nA\n\nB.\nC"));
+        }
+        for e in Encoding::ALL {
+            let whole = e.bpe().encode_ordinary(&text).len();
+            for min in [2usize, 7, 64, 1000] {
+                let segs: Vec<&str> = segments(&text, min).collect();
+                assert!(segs.len() > 1 || min > text.len());
+                assert_eq!(segs.concat(), text);
+                let sum: usize = segs.iter().map(|s| e.bpe().encode_ordinary(s).len()).sum();
+                assert_eq!(sum, whole, "{} min {min}", e.name());
+            }
+        }
+    }
+
+    #[test]
+    fn within_stops_at_the_limit() {
+        let text = CORPUS.repeat(100);
+        let n = Encoding::O200kBase.bpe().encode_ordinary(&text).len();
+        assert_eq!(count_within(Encoding::O200kBase, &text, n as u64), Some(n));
+        assert_eq!(count_within(Encoding::O200kBase, &text, n as u64 - 1), None);
+        assert_eq!(count_within(Encoding::O200kBase, &text, 10), None);
+        assert_eq!(count_within(Encoding::O200kBase, "", 0), Some(0));
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        for e in Encoding::ALL {
+            let ids = encode(e, CORPUS);
+            assert_eq!(ids.len(), count(e, CORPUS));
+            assert_eq!(decode(e, &ids).unwrap(), CORPUS.as_bytes());
+        }
+        let err = decode(Encoding::Cl100kBase, &[1, 999_999_999]).unwrap_err();
+        assert_eq!(err.to_string(), "ERR token id 999999999 is not in encoding cl100k_base");
+    }
+
+    #[test]
+    fn long_runs_of_one_character_count_in_linear_time() {
+        // 8x the length: about 8x the time if linear, 64x if quadratic. Best of 3 runs, so a
+        // busy machine's preemptions do not decide the outcome.
+        let best = |text: &str| {
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    let n = Encoding::Cl100kBase.bpe().encode_ordinary(text).len();
+                    (t.elapsed(), n)
+                })
+                .min()
+                .unwrap()
+        };
+        let (t1, n1) = best(&"a".repeat(50_000));
+        let (t2, n2) = best(&"a".repeat(400_000));
+        assert_eq!(n2, 8 * n1);
+        assert!(t2 < t1 * 24 + std::time::Duration::from_millis(5), "50k: {t1:?}, 400k: {t2:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_with_its_offset() {
+        let err = utf8(b"ab\xffcd", "text").unwrap_err();
+        assert_eq!(err.to_string(), "ERR text is not valid UTF-8 (bad byte at offset 2)");
+    }
+}
