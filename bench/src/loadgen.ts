@@ -32,6 +32,8 @@ function commandLine(spec: RunSpec): string {
   const flags = Object.entries(spec.flags)
     .filter(([k]) => k !== 'out' && k !== 'prefix')
     .map(([k, v]) => {
+      if (k === 'text') return `-text "$TEXT400"`;
+      if (k === 'sha') return `-sha $SHA`;
       const s = String(v);
       return `-${k} ${/^[\w.:/=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`}`;
     });

@@ -14,6 +14,8 @@ export interface Machine {
   go: string;
   sluice: string;
   git: string;
+  /** 1-minute load average when the run started and ended (other work on the machine shows here). */
+  load?: string;
 }
 
 export interface Results {
@@ -31,6 +33,8 @@ export interface Results {
   totalSeconds: number;
 }
 
+/** Text safe inside a Markdown table cell. */
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
 
@@ -66,6 +70,7 @@ function machineLines(m: Machine): string[] {
     `- CPU: ${m.cpu}, \`nproc\` = ${m.nproc}; memory ${m.memGiB.toFixed(1)} GiB; Linux ${m.kernel}`,
     `- Node ${m.node}; ${m.redis}; ${m.redisBenchmark}; ${m.go}`,
     `- Sluice ${m.sluice}, commit ${m.git}`,
+    ...(m.load ? [`- 1-minute load average at start / end of the run: ${m.load}`] : []),
     `- Server and load generators share the same cores: compare the ratios taken in this run; absolute numbers are context.`,
   ];
 }
@@ -101,7 +106,7 @@ export function renderMarkdown(results: Results): string {
     L.push(`Median of ${results.mode === 'quick' ? 1 : 3} runs (servers alternate order).`, '');
     L.push('| command | server | pipeline | requests/s | p50 ms | p99 ms | all runs | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of results.rb) {
-      L.push(`| ${r.title} | ${r.server} | ${r.pipeline === 1 ? 'none' : '-P 16'} | ${fmt(r.rps)} | ${isNaN(r.p50) ? '-' : r.p50} | ${isNaN(r.p99) ? '-' : r.p99} | ${r.runs.map((x) => fmt(x)).join(' / ')} | \`${r.command.replace(/sha[0-9a-f]{40}|[0-9a-f]{40}/g, '$SHA')}\` |`);
+      L.push(`| ${r.title} | ${r.server} | ${r.pipeline === 1 ? 'none' : '-P 16'} | ${fmt(r.rps)} | ${isNaN(r.p50) ? '-' : r.p50} | ${isNaN(r.p99) ? '-' : r.p99} | ${r.runs.map((x) => fmt(x)).join(' / ')} | \`${cell(r.command.replace(/[0-9a-f]{40}/g, '$SHA'))}\` |`);
     }
     L.push('');
   }
@@ -118,7 +123,7 @@ export function renderMarkdown(results: Results): string {
     for (const r of results.loadgen) {
       const it = r.latency.iteration;
       const checks = r.checks.map((c) => `${c.passed ? 'ok' : 'FAILED'}: ${c.detail}`).join('; ') || '-';
-      L.push(`| ${r.title} | ${r.server} | ${fmt(r.rate)} | ${r.vus} | ${fmt(r.durationS, 1)} | ${fmt(r.iterations)} | ${fmt(r.dropped)} | ${it?.p50_ms ?? '-'} | ${it?.p99_ms ?? '-'} | ${r.p99Threshold} ms: ${r.thresholdPassed ? 'pass' : '**FAIL**'} | ${checks.replace(/\|/g, '\\|')} | \`${r.command}\` |`);
+      L.push(`| ${r.title} | ${r.server} | ${fmt(r.rate)} | ${r.vus} | ${fmt(r.durationS, 1)} | ${fmt(r.iterations)} | ${fmt(r.dropped)} | ${it?.p50_ms ?? '-'} | ${it?.p99_ms ?? '-'} | ${r.p99Threshold} ms: ${r.thresholdPassed ? 'pass' : '**FAIL**'} | ${cell(checks)} | \`${cell(r.command)}\` |`);
     }
     L.push('');
     const perCmd = results.loadgen.filter((r) => Object.keys(r.latency).length > 2);
@@ -152,7 +157,7 @@ export function renderMarkdown(results: Results): string {
     L.push('| implementation | chunk | MB/s | vs gpt-tokenizer | chunks x passes bytes | tokens | command |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of results.tokens) {
       const g = results.tokens.find((x) => x.chunk === r.chunk && x.impl.startsWith('gpt-tokenizer'));
-      L.push(`| ${r.impl} | ${r.chunk} | ${fmt(r.mbps, 2)} | ${ratio(r.mbps, g?.mbps)} | ${fmt(r.bytes)} | ${fmt(r.tokens)} | \`${r.command}\` |`);
+      L.push(`| ${r.impl} | ${r.chunk} | ${fmt(r.mbps, 2)} | ${ratio(r.mbps, g?.mbps)} | ${fmt(r.bytes)} | ${fmt(r.tokens)} | \`${cell(r.command)}\` |`);
     }
     L.push('');
   }
@@ -175,11 +180,11 @@ export function renderMarkdown(results: Results): string {
   if (results.memory.length) {
     L.push('## Memory per key (16-byte key names)', '');
     L.push('| server | state | keys | metric | before | after | bytes per key | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const r of results.memory) L.push(`| ${r.server} | ${r.what} | ${fmt(r.keys)} | ${r.metric} | ${fmt(r.bytesBefore / 1e6, 1)} MB | ${fmt(r.bytesAfter / 1e6, 1)} MB | **${fmt(r.perKey, 1)}** | \`${r.command}\` |`);
+    for (const r of results.memory) L.push(`| ${r.server} | ${r.what} | ${fmt(r.keys)} | ${r.metric} | ${fmt(r.bytesBefore / 1e6, 1)} MB | ${fmt(r.bytesAfter / 1e6, 1)} MB | **${fmt(r.perKey, 1)}** | \`${cell(r.command)}\` |`);
     L.push('', 'Target (issue 3): <= 64 bytes per key for Sluice, measured as RSS growth / keys.', '');
   }
 
-  L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 10 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # under two minutes; checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');
+  L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 15 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # under two minutes; checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');
   return L.join('\n');
 }
 
@@ -207,14 +212,14 @@ interface Bar {
   text: string;
 }
 
-function barPanel(x0: number, y0: number, width: number, title: string, groups: { name: string; bars: Bar[] }[]): { svg: string; height: number } {
+function barPanel(x0: number, y0: number, width: number, title: string, groups: { name: string; bars: Bar[] }[], scalePerGroup = false): { svg: string; height: number } {
   const labelW = 250;
   const barH = 14;
   const parts: string[] = [`<text x="${x0}" y="${y0 + 16}" font-size="15" font-weight="bold">${esc(title)}</text>`];
   let y = y0 + 30;
   const max = Math.max(1e-9, ...groups.flatMap((g) => g.bars.map((b) => b.value)));
-  const scale = (width - labelW - 120) / max;
   for (const g of groups) {
+    const scale = (width - labelW - 120) / (scalePerGroup ? Math.max(1e-9, ...g.bars.map((b) => b.value)) : max);
     parts.push(`<text x="${x0}" y="${y + 12}" font-size="12" font-weight="bold">${esc(g.name)}</text>`);
     y += 16;
     for (const b of g.bars) {
@@ -245,7 +250,7 @@ function linePanel(x0: number, y0: number, width: number, title: string, pts: { 
     parts.push(`<text x="${x0 + left - 4}" y="${Y(r) + 4}" font-size="10" text-anchor="end">${(r / 1e6).toFixed(0)} MB</text>`);
   }
   parts.push(`<text x="${x0 + width - 20}" y="${top + h + 14}" font-size="10" text-anchor="end">${maxT.toFixed(0)} s</text>`);
-  parts.push(`<polyline fill="none" stroke="#d62728" stroke-width="2" points="${pts.map((p) => `${X(p.t).toFixed(1)},${Y(p.rss).toFixed(1)}`).join(' ')}"/>`);
+  parts.push(`<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${pts.map((p) => `${X(p.t).toFixed(1)},${Y(p.rss).toFixed(1)}`).join(' ')}"/>`);
   return { svg: parts.join('\n'), height: h + 50 };
 }
 
@@ -259,10 +264,10 @@ export function renderSvg(results: Results): string {
     const bars = results.rb
       .filter((r) => r.pipeline === p)
       .map((r) => ({ label: `${r.server === 'sluice' ? 'Sluice' : 'Redis'} ${r.title.replace(/ \(.*\)$/, '')}`, value: r.rps, color: colors[r.server], text: `${fmt(r.rps / 1000, 0)}k/s` }));
-    if (bars.length) groups.push({ name: p === 1 ? 'unpipelined' : '-P 16', bars });
+    if (bars.length) groups.push({ name: p === 1 ? 'unpipelined (own scale)' : '-P 16 (own scale)', bars });
   }
   if (groups.length) {
-    const pnl = barPanel(10, y, W - 20, `redis-benchmark -c 50, requests/s (${results.mode} run, ${results.machine.date.slice(0, 10)}, ${results.machine.nproc} cores)`, groups);
+    const pnl = barPanel(10, y, W - 20, `redis-benchmark -c 50, requests/s (${results.mode} run, ${results.machine.date.slice(0, 10)}, ${results.machine.nproc} cores)`, groups, true);
     panels.push(pnl);
     y += pnl.height + 10;
   }

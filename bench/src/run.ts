@@ -26,21 +26,26 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
   --quick        small counts and short durations (under two minutes); for CI
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory
-  --results F    write the Markdown here (default bench/RESULTS.md; the chart goes next to it)
+  --results F    write the Markdown here (default bench/RESULTS.md, with --quick
+                 bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
+  --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
+                 bench/out/results.json (after a change to the report's layout)
 
 Environment: BENCH_SLUICE_NOTE=text adds a note on what Sluice build was measured.
 `;
 
-function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; results: string } {
+function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; results: string; reportOnly: string | null } {
   let quick = false;
+  let reportOnly: string | null = null;
   let only: string[] | null = null;
-  let results = path.join(BENCH, 'RESULTS.md');
+  let results: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--only') only = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     else if (a.startsWith('--only=')) only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--results') results = path.resolve(argv[++i] ?? '');
+    else if (a === '--report-only') reportOnly = path.resolve(argv[++i] ?? '');
     else if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -49,7 +54,10 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; res
       process.exit(2);
     }
   }
-  return { quick, only, results };
+  // A quick run's figures are not for quoting: by default they go to bench/out/ (git-ignored),
+  // so they never overwrite the committed bench/RESULTS.md of a full run.
+  results ??= quick ? path.join(BENCH, 'out', 'RESULTS-quick.md') : path.join(BENCH, 'RESULTS.md');
+  return { quick, only, results, reportOnly };
 }
 
 function tryExec(cmd: string, args: string[]): string {
@@ -88,9 +96,26 @@ async function machine(sluice: Server | null): Promise<Machine> {
   } as Machine;
 }
 
+function writeReport(results: Results, resultsFile: string, outDir: string): string {
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  fs.writeFileSync(resultsFile, renderMarkdown(results));
+  const svgPath = path.join(path.dirname(resultsFile), 'results.svg');
+  fs.writeFileSync(svgPath, renderSvg(results));
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  return svgPath;
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.reportOnly) {
+    const results = JSON.parse(fs.readFileSync(args.reportOnly, 'utf8')) as Results;
+    const svg = writeReport(results, args.results, path.join(BENCH, 'out'));
+    process.stdout.write(`bench: rendered ${args.results} and ${svg} from ${args.reportOnly} (no measurement)\n`);
+    return 0;
+  }
   const t0 = Date.now();
+  const loadAtStart = os.loadavg()[0].toFixed(2);
   const outDir = path.join(BENCH, 'out');
   fs.mkdirSync(outDir, { recursive: true });
   const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
@@ -188,11 +213,8 @@ async function main(): Promise<number> {
   await killAll();
   results.totalSeconds = (Date.now() - t0) / 1000;
 
-  fs.mkdirSync(path.dirname(args.results), { recursive: true });
-  fs.writeFileSync(args.results, renderMarkdown(results));
-  const svgPath = path.join(path.dirname(args.results), 'results.svg');
-  fs.writeFileSync(svgPath, renderSvg(results));
-  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  results.machine.load = `${loadAtStart} / ${os.loadavg()[0].toFixed(2)} (${results.machine.nproc} cores)`;
+  const svgPath = writeReport(results, args.results, outDir);
   log(`wrote ${path.relative(process.cwd(), args.results)} and ${path.relative(process.cwd(), svgPath)}`);
 
   const ran = results.outcomes.filter((o) => o.status === 'ok').length;
