@@ -1,0 +1,3 @@
+module sluice.local/bench/loadgen
+
+go 1.22

@@ -1,0 +1,90 @@
+/** Shapes shared by the scenarios, the runner and the report. */
+
+export interface Options {
+  quick: boolean;
+  only: string[] | null;
+  out: string;
+  log: (msg: string) => void;
+}
+
+export interface RbRow {
+  scenario: string;
+  title: string;
+  server: 'sluice' | 'redis';
+  pipeline: 1 | 16;
+  rps: number;
+  p50: number;
+  p99: number;
+  runs: number[];
+  command: string;
+}
+
+export interface LoadgenRow {
+  scenario: string;
+  title: string;
+  server: 'sluice' | 'redis';
+  rate: number;
+  vus: number;
+  durationS: number;
+  iterations: number;
+  dropped: number;
+  errors: number;
+  iterPerS: number;
+  latency: Record<string, { count: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number; mean_ms: number }>;
+  p99Threshold: number;
+  thresholdPassed: boolean;
+  checks: { name: string; passed: boolean; detail: string }[];
+  counters: Record<string, number>;
+  keys: { key: string; admitted: number; refused: number; allowed_max: number }[];
+  command: string;
+}
+
+export interface TokRow {
+  impl: string;
+  chunk: string;
+  mbps: number;
+  tokens: number;
+  bytes: number;
+  ms: number;
+  command: string;
+}
+
+export interface PathoRow {
+  impl: string;
+  chars: number;
+  ms: number | null;
+  tokens: number | null;
+  note?: string;
+}
+
+export interface MemRow {
+  server: 'sluice' | 'redis';
+  what: string;
+  keys: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  perKey: number;
+  metric: string;
+  command: string;
+}
+
+export interface SoakResult {
+  durationS: number;
+  rate: number;
+  samples: { t: number; rss: number }[];
+  startRss: number;
+  endRss: number;
+  maxRss: number;
+  secondHalfGrowthPct: number;
+  command: string;
+}
+
+export interface Outcome {
+  id: string;
+  title: string;
+  status: 'ok' | 'failed' | 'skipped';
+  reason?: string;
+  seconds: number;
+}
+
+export class ScenarioFailure extends Error {}
