@@ -97,8 +97,8 @@ export class Connection {
     if (this.closingAfterReplies) return;
     const server = this.server;
     server.stats.netInputBytes += chunk.length;
-    server.refreshClock();
-    this.lastInteraction = Date.now();
+    server.staleClock();
+    this.lastInteraction = server.coarseTime;
     const w = server.writer;
     w.resp3 = this.resp3;
     this.inBatch = true;

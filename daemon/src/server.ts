@@ -30,8 +30,14 @@ export class Server {
   readonly startedAt = Date.now();
   stats: ServerStats = newStats();
   parserLimits: ParserLimits;
-  /** The monotonic clock (ms), read once per read batch and passed to native operations. */
-  now = native.clockMs();
+  private clockMs = native.clockMs();
+  private clockStale = false;
+  /**
+   * Wall-clock ms, updated every 100 ms: good enough for idle times and ages (CLIENT LIST,
+   * `timeout`) without a clock read per read batch.
+   */
+  coarseTime = Date.now();
+  private coarseTimer: NodeJS.Timeout;
 
   private listener: net.Server;
   private nextClientId = 1;
@@ -43,6 +49,8 @@ export class Server {
     this.config = config;
     this.parserLimits = limitsFrom(config);
     this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.coarseTimer = setInterval(() => (this.coarseTime = Date.now()), 100);
+    this.coarseTimer.unref();
   }
 
   /** Starts listening; resolves with the port once bound. */
@@ -69,8 +77,21 @@ export class Server {
     });
   }
 
-  refreshClock(): void {
-    this.now = native.clockMs();
+  /**
+   * The monotonic clock (ms) that native operations take as their time. It is read at most once
+   * per read batch, and only if a command of that batch needs it.
+   */
+  get now(): number {
+    if (this.clockStale) {
+      this.clockMs = native.clockMs();
+      this.clockStale = false;
+    }
+    return this.clockMs;
+  }
+
+  /** A new read batch starts: the next `now` reads the clock again. */
+  staleClock(): void {
+    this.clockStale = true;
   }
 
   /** Applies configuration changed at run time (CONFIG SET). */
@@ -107,7 +128,7 @@ export class Server {
     const timeout = this.config.num('timeout');
     if (timeout <= 0) return;
     this.idleTimer = setInterval(() => {
-      const cutoff = Date.now() - timeout * 1000;
+      const cutoff = this.coarseTime - timeout * 1000;
       for (const c of this.connections.values()) {
         if (c.lastInteraction < cutoff && !c.busy) {
           log.verbose(`client ${c.id} (${c.addr}) closed after ${timeout}s idle (timeout)`);
@@ -133,6 +154,7 @@ export class Server {
     log.notice(`shutting down (${reason}): no new connections; answering ${this.connections.size} open connection(s)`);
     this.listener.close();
     if (this.idleTimer) clearInterval(this.idleTimer);
+    clearInterval(this.coarseTimer);
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         log.warning(`shutdown-timeout reached with ${this.connections.size} connection(s) still busy; closing them`);
