@@ -114,7 +114,7 @@ export const serverCommands: CommandSpec[] = [
   command({ name: 'config', arity: -2, flags: [], group: 'server', since: SINCE, acl: ['slow'], summary: 'Reads and changes configuration: GET, SET, RESETSTAT.', subcommands: configSubs }),
   server('info', {
     arity: -1, acl: ['slow', 'dangerous'],
-    summary: 'Reports server facts and statistics by section: server, clients, memory, stats, commandstats, keyspace.',
+    summary: 'Reports server facts and statistics by section: server, clients, memory, persistence, stats, commandstats, keyspace, tokens (INFO all for every one).',
     arguments: [{ name: 'section', type: 'string', optional: true, multiple: true }],
   }),
   server('time', { arity: 1, flags: ['loading', 'stale', 'fast'], acl: ['fast'], summary: 'Returns the server time: seconds and microseconds.' }),
