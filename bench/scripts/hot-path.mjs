@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// In-process cost of the daemon's hot path, no sockets: RequestParser -> dispatch -> handler ->
+// ReplyWriter, over 16-command chunks (as redis-benchmark -P 16 sends them). Prints ns per
+// command for PING, RL.HIT and CL.THROTTLE over 16,000 keys. Run after `npm install`:
+//   node bench/scripts/hot-path.mjs
+// Absolute numbers depend on the machine's load; compare commands within one run.
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const { RequestParser, ReplyWriter } = require('../../protocol/dist');
+const { dispatch } = require('../../daemon/dist/dispatch');
+const native = require('../../native');
+
+const w = new ReplyWriter();
+let clock = native.clockMs();
+const conn = { authenticated: true, resp3: false, server: { get now() { return clock; } }, replyLater() {} };
+const frame = (...a) => `*${a.length}\r\n` + a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('');
+const commands = {
+  PING: () => frame('PING'),
+  'RL.HIT': (k) => frame('RL.HIT', k, 'LIMIT', '100', 'PER', '1000'),
+  'CL.THROTTLE': (k) => frame('CL.THROTTLE', k, '99', '100', '1'),
+};
+const parser = new RequestParser({ maxBulkLen: 1e9, maxArgs: 1e6, maxQueryBuffer: 1e9 });
+const sink = (args) => void dispatch(conn, args, w);
+for (const [name, make] of Object.entries(commands)) {
+  const chunks = [];
+  for (let c = 0; c < 1000; c++) {
+    let s = '';
+    for (let i = 0; i < 16; i++) s += make(`key:${c * 16 + i}`);
+    chunks.push(Buffer.from(s));
+  }
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const start = process.hrtime.bigint();
+    for (let n = 0; n < 50; n++) {
+      for (const chunk of chunks) {
+        clock += 0.001;
+        parser.feed(chunk, sink);
+        w.take();
+      }
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / (50 * 16000));
+  }
+  console.log(`${name.padEnd(12)} ${best.toFixed(0)} ns/command (best of 3)`);
+}
