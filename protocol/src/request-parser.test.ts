@@ -25,6 +25,20 @@ test('multibulk commands, several per chunk', () => {
   assert.deepEqual(parseAll(['*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n']), [['PING'], ['ECHO', 'hello']]);
 });
 
+test('arguments are real Buffers: methods, instanceof, slices', () => {
+  const p = new RequestParser(LIMITS);
+  let seen: Buffer[] = [];
+  p.feed(Buffer.from('*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n'), (args) => void (seen = args));
+  const arg = seen[1];
+  assert.ok(Buffer.isBuffer(arg) && arg instanceof Buffer);
+  assert.equal(arg.toString(), 'hello');
+  assert.equal(arg.toString('latin1', 1, 3), 'el');
+  assert.ok(arg.equals(Buffer.from('hello')));
+  assert.equal(arg.subarray(3).toString(), 'lo');
+  assert.equal(Buffer.concat([arg, arg]).toString(), 'hellohello');
+  assert.equal(arg.readUInt8(0), 104);
+});
+
 test('binary-safe arguments, including CRLF and empty strings', () => {
   assert.deepEqual(parseAll(['*3\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n$0\r\n\r\n']), [['SET', 'a\r\nb', '']]);
 });

@@ -85,6 +85,19 @@ test('RL.HIT gcra: LIMIT 10 PER 60000 admits 10 at once, then one every 6 s', as
   assert.deepEqual((await call('RL.HIT', 'g3', 'POLICY', 'burst3', 'COST', 3)) as number[], [1, 3, 0, -1, 3 * 3600000]);
 });
 
+test('keys of every length give the same answers (short keys go through the native call area, long ones not)', async () => {
+  for (const len of [1, 16, 64, 65, 1024, 1025, 5000]) {
+    const key = 'k'.repeat(len - 1) + String(len % 10);
+    const first = (await call('RL.HIT', key, 'LIMIT', 2, 'PER', 60000)) as number[];
+    const second = (await call('RL.HIT', key, 'LIMIT', 2, 'PER', 60000)) as number[];
+    const third = (await call('RL.HIT', key, 'LIMIT', 2, 'PER', 60000)) as number[];
+    assert.deepEqual([first.slice(0, 4), second.slice(0, 4), third.slice(0, 3)], [[1, 2, 1, -1], [1, 2, 0, -1], [0, 2, 0]], `key of ${len} bytes`);
+    const cell = 'c'.repeat(len);
+    assert.deepEqual(await call('CL.THROTTLE', cell, 0, 1, 60), [0, 1, 0, -1, 60], `CL.THROTTLE key of ${len} bytes`);
+    assert.deepEqual((await call('CL.THROTTLE', cell, 0, 1, 60) as number[]).slice(0, 4), [1, 1, 0, 60]);
+  }
+});
+
 test('RL.HIT sliding and fixed; RL.PEEK consumes nothing', async () => {
   const sliding = ['LIMIT', 3, 'PER', 3600000, 'ALGO', 'sliding'];
   assert.deepEqual(((await call('RL.HIT', 's', ...sliding, 'COST', 2)) as number[]).slice(0, 4), [1, 3, 1, -1]);

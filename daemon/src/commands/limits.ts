@@ -16,6 +16,33 @@ const ALGOS = ['gcra', 'sliding', 'fixed'];
 /** The caller-owned array every native limiter call writes its results into. */
 let out = new Float64Array(64);
 
+/**
+ * The call area of the hottest calls (RL.HIT, RL.PEEK, CL.THROTTLE): the key is copied into
+ * `callKey` and the numbers into `callIo`, so the native call takes no arguments (napi-rs's argument
+ * conversion costs more than the limiter's work; see native/src/lib.rs). Both stay alive, and the
+ * same size, for the life of the process. Longer keys take the ordinary call.
+ */
+const callKey = Buffer.alloc(1024);
+const callIo = new Float64Array(8);
+native.bindCallArea(callKey, callIo);
+
+/** Copies `key` into the call area; false if it does not fit. */
+function toCallArea(key: Buffer): boolean {
+  const len = key.length;
+  if (len > callKey.length) return false;
+  if (len <= 64) for (let i = 0; i < len; i++) callKey[i] = key[i];
+  else key.copy(callKey);
+  callIo[0] = len;
+  return true;
+}
+
+/** Makes a call through the call area and moves its five results to `out`. */
+function callBound(call: () => number): number {
+  const code = call();
+  for (let i = 0; i < 5; i++) out[i] = callIo[i];
+  return code;
+}
+
 /** Is `arg` the word `lower` (given in lower case), in any letter case? No string is made. */
 function isWord(arg: Buffer, lower: string): boolean {
   if (arg.length !== lower.length) return false;
@@ -74,6 +101,19 @@ function parseSpec(args: Buffer[], from: number, to: number): void {
   if (specBurst === 0) specBurst = specLimit;
 }
 
+/** RL.HIT / RL.PEEK with the parsed spec: through the call area when the key fits. */
+function hitInline(key: Buffer, cost: number, peek: boolean, now: number): number {
+  if (!toCallArea(key)) return native.rlHit(key, specLimit, specPer, specBurst, specAlgo, cost, peek, now, out);
+  callIo[1] = specLimit;
+  callIo[2] = specPer;
+  callIo[3] = specBurst;
+  callIo[4] = specAlgo;
+  callIo[5] = cost;
+  callIo[6] = peek ? 1 : 0;
+  callIo[7] = now;
+  return callBound(native.rlHitBound);
+}
+
 /** RL.HIT and RL.PEEK: `key (POLICY name | LIMIT ...) [COST c]`. */
 function hitOrPeek(peek: boolean): Handler {
   return (conn, args, w) => {
@@ -89,7 +129,7 @@ function hitOrPeek(peek: boolean): Handler {
       if (native.rlHitPolicy(args[1], args[3], cost, peek, now, out) !== 0) throw unknownPolicy(args[3]);
     } else {
       parseSpec(args, 2, end);
-      check(native.rlHit(args[1], specLimit, specPer, specBurst, specAlgo, cost, peek, now, out));
+      check(hitInline(args[1], cost, peek, now));
     }
     w.integers(out, 5);
   };
@@ -129,7 +169,17 @@ const clThrottle: Handler = (conn, args, w) => {
   const count = cellInteger(args[3]);
   const period = cellInteger(args[4]);
   const quantity = args.length === 6 ? cellInteger(args[5]) : 1;
-  const code = native.clThrottle(args[1], burst, count, period, quantity, conn.server.now, out);
+  let code: number;
+  if (toCallArea(args[1])) {
+    callIo[1] = burst;
+    callIo[2] = count;
+    callIo[3] = period;
+    callIo[4] = quantity;
+    callIo[5] = conn.server.now;
+    code = callBound(native.clThrottleBound);
+  } else {
+    code = native.clThrottle(args[1], burst, count, period, quantity, conn.server.now, out);
+  }
   if (code === -2) throw new ReplyError('ERR max_burst must be >= 0, count and period must be > 0');
   if (code === -3) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
   w.integers(out, 5);
