@@ -5,21 +5,24 @@ import { command, subcommand, type ArgSpec, type CommandSpec } from '../command-
 const SINCE = '0.1.0';
 const KEY1 = { first: 1, last: 1, step: 1 };
 
+/** `LIMIT n PER ms [BURST b] [ALGO gcra|sliding|fixed]`: a limit given inline or to RL.POLICY SET. */
+const inlineLimit: ArgSpec[] = [
+  { name: 'n', type: 'integer', token: 'LIMIT' },
+  { name: 'ms', type: 'integer', token: 'PER' },
+  { name: 'b', type: 'integer', token: 'BURST', optional: true },
+  { name: 'algo', type: 'oneof', token: 'ALGO', optional: true, arguments: [
+    { name: 'gcra', type: 'pure-token', token: 'gcra' },
+    { name: 'sliding', type: 'pure-token', token: 'sliding' },
+    { name: 'fixed', type: 'pure-token', token: 'fixed' },
+  ] },
+];
+
 /** `POLICY name | LIMIT n PER ms [BURST b] [ALGO gcra|sliding|fixed]`, then `[COST c]`. */
 const limitArgs: ArgSpec[] = [
   { name: 'key', type: 'key' },
   { name: 'limit-spec', type: 'oneof', arguments: [
     { name: 'policy', type: 'string', token: 'POLICY' },
-    { name: 'inline', type: 'block', arguments: [
-      { name: 'n', type: 'integer', token: 'LIMIT' },
-      { name: 'ms', type: 'integer', token: 'PER' },
-      { name: 'b', type: 'integer', token: 'BURST', optional: true },
-      { name: 'algo', type: 'oneof', token: 'ALGO', optional: true, arguments: [
-        { name: 'gcra', type: 'pure-token', token: 'gcra' },
-        { name: 'sliding', type: 'pure-token', token: 'sliding' },
-        { name: 'fixed', type: 'pure-token', token: 'fixed' },
-      ] },
-    ] },
+    { name: 'inline', type: 'block', arguments: inlineLimit },
   ] },
   { name: 'c', type: 'integer', token: 'COST', optional: true },
 ];
@@ -28,17 +31,7 @@ const policySubs: CommandSpec[] = [
   subcommand('rl.policy', {
     name: 'set', arity: -6, flags: ['write', 'denyoom'], acl: ['write', 'slow'],
     summary: 'Declares or replaces a named limit. Replies OK.',
-    arguments: [
-      { name: 'name', type: 'string' },
-      { name: 'n', type: 'integer', token: 'LIMIT' },
-      { name: 'ms', type: 'integer', token: 'PER' },
-      { name: 'b', type: 'integer', token: 'BURST', optional: true },
-      { name: 'algo', type: 'oneof', token: 'ALGO', optional: true, arguments: [
-        { name: 'gcra', type: 'pure-token', token: 'gcra' },
-        { name: 'sliding', type: 'pure-token', token: 'sliding' },
-        { name: 'fixed', type: 'pure-token', token: 'fixed' },
-      ] },
-    ],
+    arguments: [{ name: 'name', type: 'string' }, ...inlineLimit],
   }),
   subcommand('rl.policy', {
     name: 'get', arity: 3, flags: ['readonly', 'fast'], acl: ['read', 'fast'],
