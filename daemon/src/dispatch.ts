@@ -97,14 +97,11 @@ export function* allEntries(): Generator<CommandEntry> {
 const TIMING_SAMPLE = 64;
 let untilTimed = 1;
 
-const stats = { unknownCommands: 0 };
-export const dispatchStats = stats;
 
 /** Runs one command; its reply goes to the writer (or, if async, into the connection's queue). */
 export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void {
   let entry = commands.get(args[0]);
   if (entry === undefined) {
-    stats.unknownCommands++;
     w.error(unknownCommandMessage(args));
     return;
   }
