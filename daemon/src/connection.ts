@@ -8,12 +8,19 @@
  * queue behind it, and the queue drains from the head as slots fill. Other connections never
  * wait for it.
  *
+ * Reading: every socket reads into one shared buffer (net.Socket's `onread` option), so a
+ * read costs no allocation and skips the Readable stream machinery ('data' events, a new
+ * Buffer per read). That buffer is overwritten by the next read of any client, so arguments
+ * are valid only while their command runs: the parser copies what it keeps of an incomplete
+ * frame, and a handler that keeps an argument (work offloaded to a thread) copies it.
+ *
  * Back-pressure: when the socket's buffer is full we stop reading from the client until it
  * drains; a client whose unsent output passes `client-output-limit` is disconnected.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { ProtocolError, RequestParser, type ReplyWriter } from '@sluice/protocol';
 import { dispatch, type CommandEntry } from './dispatch';
+import { bindFastPath, runFastPath } from './fast-path';
 import type { Server } from './server';
 import type { LaterReply } from './commands';
 import { log } from './log';
@@ -30,6 +37,30 @@ const UNAUTHENTICATED_LIMITS = { maxBulkLen: 16 * 1024, maxArgs: 10, maxQueryBuf
 /** Replies of one batch past this size are sent before the batch ends. */
 const EARLY_SEND_BYTES = 256 * 1024;
 
+/** The buffer every socket reads into; see the top of this file. Node reads 64 KB at most too. */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+bindFastPath(readBuffer);
+
+/**
+ * Re-wraps an accepted socket (created paused by the server's `pauseOnConnect`) so that it reads
+ * into `readBuffer` and calls `onRead` with the byte count. net.Server offers no `onread`
+ * option, so its handle moves to a new net.Socket, as Node does internally for handles it
+ * passes between processes; the server's connection count moves with it.
+ */
+function adoptWithSharedReads(accepted: Socket, onRead: (bytes: number) => boolean): Socket {
+  type Internals = { _handle: unknown; _server: unknown };
+  const from = accepted as unknown as Internals;
+  const socket = new Socket({
+    handle: from._handle,
+    readable: true,
+    writable: true,
+    onread: { buffer: readBuffer, callback: onRead },
+  } as ConstructorParameters<typeof Socket>[0]);
+  (socket as unknown as Internals)._server = from._server;
+  from._handle = null;
+  from._server = null;
+  return socket;
+}
 export class Connection {
   readonly id: number;
   readonly server: Server;
@@ -55,8 +86,9 @@ export class Connection {
   private inBatch = false;
   closed = false;
 
-  constructor(server: Server, socket: Socket, id: number) {
+  constructor(server: Server, accepted: Socket, id: number) {
     this.server = server;
+    const socket = adoptWithSharedReads(accepted, (bytes) => this.onRead(bytes));
     this.socket = socket;
     this.id = id;
     this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -64,7 +96,6 @@ export class Connection {
     this.authenticatedFlag = server.config.str('requirepass') === '';
     this.parser = new RequestParser(this.authenticatedFlag ? server.parserLimits : UNAUTHENTICATED_LIMITS);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => log.verbose(`client ${this.id} (${this.addr}): ${err.message}`));
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.onDrain());
@@ -93,17 +124,19 @@ export class Connection {
     return !this.closingAfterReplies && !this.closed;
   };
 
-  private onData(chunk: Buffer): void {
-    if (this.closingAfterReplies) return;
+  /** `bytes` new bytes are at the start of readBuffer. Returning false would stop reading. */
+  private onRead(bytes: number): boolean {
+    if (this.closingAfterReplies) return true;
     const server = this.server;
-    server.stats.netInputBytes += chunk.length;
+    server.stats.netInputBytes += bytes;
     server.staleClock();
     this.lastInteraction = server.coarseTime;
     const w = server.writer;
     w.resp3 = this.resp3;
     this.inBatch = true;
     try {
-      this.parser.feed(chunk, this.sink);
+      if (server.fastPath && this.authenticatedFlag) this.readWithFastPath(bytes);
+      else this.parser.feed(readBuffer.subarray(0, bytes), this.sink);
     } catch (err) {
       if (err instanceof ProtocolError) {
         log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
@@ -119,6 +152,30 @@ export class Connection {
       this.inBatch = false;
     }
     this.flush();
+    return true;
+  }
+
+  /**
+   * Parses `readBuffer[0, bytes)` taking turns: the native fast path answers the run of hot
+   * commands it can (fast-path.ts), the ordinary path answers the one command it stopped at,
+   * and so on. A frame that is still incomplete stays with the parser, which then takes the
+   * rest of this read.
+   */
+  private readWithFastPath(bytes: number): void {
+    const w = this.server.writer;
+    let from = 0;
+    while (from < bytes && !this.closingAfterReplies && !this.closed) {
+      if (this.parser.idle) {
+        from = runFastPath(this, w, from, bytes);
+        if (from >= bytes) return;
+        const used = this.parser.feedOne(readBuffer.subarray(from, bytes), this.sink);
+        if (used < 0) return; // the sink said stop (QUIT, a closed client)
+        from += used;
+      } else {
+        this.parser.feed(readBuffer.subarray(from, bytes), this.sink);
+        return;
+      }
+    }
   }
 
   /** Sends (or queues behind pending async replies) what the writer holds for this client. */

@@ -93,8 +93,15 @@ export function* allEntries(): Generator<CommandEntry> {
   }
 }
 
+/** The entry of a top-level command, by its table name. */
+export function entryNamed(name: string): CommandEntry {
+  const entry = entries.find((e) => e.name === name);
+  if (entry === undefined) throw new Error(`no command '${name}' in the command table`);
+  return entry;
+}
+
 /** Calls are timed one in TIMING_SAMPLE: INFO commandstats scales the sampled time up. */
-const TIMING_SAMPLE = 64;
+export const TIMING_SAMPLE = 64;
 let untilTimed = 1;
 
 

@@ -30,6 +30,8 @@ export class Server {
   readonly startedAt = Date.now();
   stats: ServerStats = newStats();
   parserLimits: ParserLimits;
+  /** `native-fast-path`: see fast-path.ts. */
+  fastPath: boolean;
   private clockMs = native.clockMs();
   private clockStale = false;
   /**
@@ -48,7 +50,9 @@ export class Server {
   constructor(config: Config) {
     this.config = config;
     this.parserLimits = limitsFrom(config);
-    this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.fastPath = config.get('native-fast-path') === true;
+    // Paused: a Connection re-wraps the socket to read into a shared buffer (connection.ts).
+    this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.coarseTimer = setInterval(() => (this.coarseTime = Date.now()), 100);
     this.coarseTimer.unref();
   }
@@ -97,6 +101,7 @@ export class Server {
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void {
     this.parserLimits = limitsFrom(this.config);
+    this.fastPath = this.config.get('native-fast-path') === true;
     for (const c of this.connections.values()) c.refreshLimits();
     this.scheduleIdleCheck();
   }
@@ -111,6 +116,7 @@ export class Server {
       this.stats.rejectedConnections++;
       socket.on('error', () => {});
       socket.end('-ERR max number of clients reached\r\n');
+      socket.resume(); // read to the client's close, so the socket is released
       return;
     }
     const conn = new Connection(this, socket, this.nextClientId++);

@@ -7,6 +7,7 @@
 //! given back are whole ms (rounded up) unless a function says otherwise.
 
 mod clock;
+mod fastpath;
 mod keyspace;
 pub mod leases;
 pub mod limits;
@@ -156,6 +157,60 @@ pub fn cl_throttle_bound() -> i32 {
     with_call_area(|key, io| {
         let (burst, count, period, quantity, now) = (io[1], io[2], io[3], io[4], io[5]);
         cl_throttle(key, burst, count, period, quantity, now, io)
+    })
+}
+
+// --- The fast path: whole runs of hot commands per call (see fastpath.rs) -------------------
+//
+// Bound once, like the call area: the daemon's shared read buffer and an `io` Float64Array.
+// Per read the daemon sets `io` = [start, end, out offset] and calls `fast_run` with its reply
+// buffer; `io` comes back as [consumed up to, end, out offset after, last kind or -1,
+// count per kind...].
+
+struct FastArea {
+    input: *const u8,
+    input_len: usize,
+    io: *mut f64,
+    io_len: usize,
+}
+
+thread_local! {
+    static FAST_AREA: std::cell::Cell<Option<FastArea>> = const { std::cell::Cell::new(None) };
+}
+
+/// Binds the fast path's input buffer and `io` (at least 4 + 4 numbers). Same contract as
+/// bind_call_area: both stay alive and in place; only the binding thread calls fast_run.
+#[napi]
+pub fn bind_fast_path(input: &[u8], io: Out<'_>) {
+    let area = FastArea { input: input.as_ptr(), input_len: input.len(), io: io.as_mut_ptr(), io_len: io.len() };
+    FAST_AREA.with(|a| a.set(Some(area)));
+}
+
+/// Answers the hot commands at the start of `input[io[0]..io[1]]`, writing replies into
+/// `out` from `io[2]`. Returns 1 if it stopped for lack of room in `out`, 0 if it stopped at a
+/// frame it leaves to the daemon (or at the end), -4 if nothing is bound.
+#[napi]
+pub fn fast_run(out: Bytes<'_>) -> i32 {
+    FAST_AREA.with(|cell| {
+        let Some(area) = cell.take() else { return -4 };
+        // SAFETY: bind_fast_path's contract (see bind_call_area).
+        let io = unsafe { std::slice::from_raw_parts_mut(area.io, area.io_len) };
+        let (start, end, at) = (io[0] as usize, io[1] as usize, io[2] as usize);
+        let code = if io.len() < 4 + fastpath::KINDS || start > end || end > area.input_len || at > out.len() {
+            -4
+        } else {
+            let input = unsafe { std::slice::from_raw_parts(area.input.add(start), end - start) };
+            let r = fastpath::run(&LIMITS, input, out, at, || ns(clock::monotonic_ms()));
+            io[0] = (start + r.consumed) as f64;
+            io[2] = (at + r.written) as f64;
+            io[3] = r.last.map_or(-1.0, |k| k as i32 as f64);
+            for (slot, n) in io[4..4 + fastpath::KINDS].iter_mut().zip(r.counts) {
+                *slot = n as f64;
+            }
+            r.out_full as i32
+        };
+        cell.set(Some(area));
+        code
     })
 }
 
@@ -368,20 +423,25 @@ pub fn tok_info(name: &[u8], mut out: Float64Array) -> napi::Result<u32> {
     Ok(m.encoding as u32)
 }
 
-/// Writes [hits, misses, entries, capacity] of the count cache into `out`.
+/// Writes [hits, misses, entries, capacity] of the count cache, then [early stops, bytes skipped]
+/// of TOK.WITHIN, into `out`.
 #[napi]
 pub fn tok_cache_stats(mut out: Float64Array) {
+    use std::sync::atomic::Ordering::Relaxed;
     // SAFETY: the caller's array, written only during this synchronous call.
     let out = unsafe { out.as_mut() };
     let s = tokens::CACHE.stats();
-    for (slot, v) in out.iter_mut().zip([s.hits as f64, s.misses as f64, s.entries as f64, s.capacity as f64]) {
+    let early = [tokens::WITHIN_EARLY_STOPS.load(Relaxed) as f64, tokens::WITHIN_BYTES_SKIPPED.load(Relaxed) as f64];
+    for (slot, v) in out.iter_mut().zip([s.hits as f64, s.misses as f64, s.entries as f64, s.capacity as f64].into_iter().chain(early)) {
         *slot = v;
     }
 }
 
 #[napi]
 pub fn tok_cache_reset_stats() {
-    tokens::CACHE.reset_stats()
+    tokens::CACHE.reset_stats();
+    tokens::WITHIN_EARLY_STOPS.store(0, std::sync::atomic::Ordering::Relaxed);
+    tokens::WITHIN_BYTES_SKIPPED.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[napi]

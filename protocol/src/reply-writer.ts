@@ -66,6 +66,23 @@ export class ReplyWriter {
     return out;
   }
 
+  /**
+   * For native code that encodes replies itself: makes room for at least `bytes` more bytes
+   * and returns the pool; write from `writeOffset`, then `advanceTo` the end of what was written.
+   */
+  room(bytes: number): Buffer {
+    this.reserve(bytes);
+    return this.pool;
+  }
+
+  get writeOffset(): number {
+    return this.offset;
+  }
+
+  advanceTo(offset: number): void {
+    this.offset = offset;
+  }
+
   /** Drops the bytes written since the last take (a client that went away). */
   discard(): void {
     this.offset = this.segmentStart;

@@ -4,10 +4,25 @@ import { ProtocolError, RequestParser, type ParserLimits } from './request-parse
 
 const LIMITS: ParserLimits = { maxBulkLen: 512 * 1024 * 1024, maxArgs: 1024 * 1024, maxQueryBuffer: 1024 * 1024 * 1024 };
 
+/**
+ * Feeds every chunk through one reused buffer that is scribbled over after each feed, as the
+ * daemon's shared read buffer is: a parser that kept a view of a chunk instead of a copy would
+ * return corrupted arguments here.
+ */
 function parseAll(chunks: (string | Buffer)[], limits = LIMITS): string[][] {
   const p = new RequestParser(limits);
   const out: string[][] = [];
-  for (const c of chunks) p.feed(Buffer.isBuffer(c) ? c : Buffer.from(c, 'latin1'), (args) => void out.push(args.map((a) => a.toString('latin1'))));
+  let scratch = Buffer.alloc(0);
+  for (const c of chunks) {
+    const bytes = Buffer.isBuffer(c) ? c : Buffer.from(c, 'latin1');
+    if (scratch.length < bytes.length) scratch = Buffer.alloc(bytes.length);
+    bytes.copy(scratch);
+    try {
+      p.feed(scratch.subarray(0, bytes.length), (args) => void out.push(args.map((a) => a.toString('latin1'))));
+    } finally {
+      scratch.fill(0xee);
+    }
+  }
   return out;
 }
 
@@ -47,6 +62,13 @@ test('a frame split into one-byte pieces gives the same commands', () => {
   const frame = '*3\r\n$5\r\nRL.HI\r\n$10\r\n0123456789\r\n$2\r\nxy\r\n*1\r\n$4\r\nPING\r\n';
   assert.deepEqual(parseAll([...frame]), parseAll([frame]));
   assert.deepEqual(parseAll([...frame]), [['RL.HI', '0123456789', 'xy'], ['PING']]);
+});
+
+test('a stream split in two at every offset gives the same commands', () => {
+  const stream = '*3\r\n$6\r\nRL.HIT\r\n$7\r\nuser:42\r\n$5\r\nLIMIT\r\nECHO inline\r\n*2\r\n$4\r\nECHO\r\n$12\r\nhello\r\nworld\r\n';
+  const whole = parseAll([stream]);
+  assert.deepEqual(whole, [['RL.HIT', 'user:42', 'LIMIT'], ['ECHO', 'inline'], ['ECHO', 'hello\r\nworld']]);
+  for (let at = 1; at < stream.length; at++) assert.deepEqual(parseAll([stream.slice(0, at), stream.slice(at)]), whole, `split at ${at}`);
 });
 
 test('a large bulk arriving in many chunks is joined once and exact', () => {
@@ -121,4 +143,20 @@ test('the sink can stop parsing (QUIT): later commands are not delivered', () =>
     return false;
   });
   assert.deepEqual(seen, ['QUIT']);
+});
+
+test('feedOne parses one command and says where the next begins', () => {
+  const p = new RequestParser(LIMITS);
+  const seen: string[][] = [];
+  const sink = (args: Buffer[]) => void seen.push(args.map((a) => a.toString()));
+  const stream = Buffer.from('*1\r\n$4\r\nPING\r\nECHO x\r\n*2\r\n$4\r\nECHO\r\n$3\r\nab');
+  let from = p.feedOne(stream, sink);
+  assert.equal(from, 14);
+  from += p.feedOne(stream.subarray(from), sink);
+  assert.equal(from, 22);
+  assert.equal(p.feedOne(stream.subarray(from), sink), stream.length - from, 'an incomplete frame is held whole');
+  assert.equal(p.idle, false);
+  p.feed(Buffer.from('c\r\n'), sink);
+  assert.deepEqual(seen, [['PING'], ['ECHO', 'x'], ['ECHO', 'abc']]);
+  assert.equal(p.idle, true);
 });

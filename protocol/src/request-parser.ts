@@ -9,9 +9,12 @@
  * arrays of bulk strings, so a strict parser is short; the tests use redis-parser as the
  * independent decoder of our replies.
  *
- * Arguments are zero-copy slices of the socket's chunks. A frame that arrives in pieces is
- * resumed, not re-parsed: finished arguments are kept, and a large bulk waits until all of
- * its bytes are there before the pieces are joined once.
+ * Arguments are zero-copy views of the chunk being parsed, valid while the sink runs: the
+ * daemon reads every socket into one shared buffer and reuses it for the next read. What the
+ * parser keeps between chunks (the start of an incomplete frame, the finished arguments of a
+ * frame in progress) it copies into buffers of its own. A frame that arrives in pieces is
+ * resumed, not re-parsed, and a large bulk is gathered into one buffer that grows by doubling
+ * (never sized from the declared length alone, so a client cannot make it allocate by lying).
  */
 
 export interface ParserLimits {
@@ -55,10 +58,10 @@ const DOLLAR = 36;
 export class RequestParser {
   limits: ParserLimits;
 
-  /** Unparsed bytes: the start of an incomplete frame. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Bytes needed in `pending` before parsing can make progress again. */
+  /** Unparsed bytes (the start of an incomplete frame): `held[0, heldBytes)`, owned by the parser. */
+  private held: Buffer | null = null;
+  private heldBytes = 0;
+  /** Bytes needed in `held` before parsing can make progress again. */
   private needBytes = 0;
 
   /** The multibulk frame in progress: arguments so far and how many are still to come. */
@@ -71,45 +74,91 @@ export class RequestParser {
 
   /** Bytes held for an incomplete command (for CLIENT LIST `qbuf`). */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.heldBytes;
+  }
+
+  /** True between frames: nothing of an incomplete command is held. */
+  get idle(): boolean {
+    return this.heldBytes === 0 && this.args === null;
   }
 
   /** Forget any partial frame. */
   reset(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.held = null;
+    this.heldBytes = 0;
     this.needBytes = 0;
     this.args = null;
     this.argsLeft = 0;
   }
 
-  /** Parses `chunk`, calling `sink` for each complete command. Throws ProtocolError. */
-  feed(chunk: Buffer, sink: CommandSink): void {
+  /**
+   * Parses `chunk`, calling `sink` for each complete command. Throws ProtocolError. The caller
+   * may overwrite `chunk` once this returns. Returns `chunk.length`, or -1 if the sink said stop.
+   */
+  feed(chunk: Buffer, sink: CommandSink): number {
+    this.commandsLeft = Infinity;
+    return this.parseChunk(chunk, sink);
+  }
+
+  /**
+   * Like `feed`, but stops after one command: returns the offset in `chunk` just past it, or
+   * `chunk.length` if the chunk held no complete command (its start is kept, as by `feed`),
+   * or -1 if the sink said stop. Lets the daemon hand the bytes after one command back to its
+   * native fast path. Call it between frames (`idle`).
+   */
+  feedOne(chunk: Buffer, sink: CommandSink): number {
+    if (!this.idle) return this.feed(chunk, sink);
+    this.commandsLeft = 1;
+    return this.parseChunk(chunk, sink);
+  }
+
+  /** Commands `parse` may still deliver before it returns (feedOne). */
+  private commandsLeft = Infinity;
+
+  private parseChunk(chunk: Buffer, sink: CommandSink): number {
     let data: Buffer;
-    if (this.pendingBytes === 0) {
+    if (this.heldBytes === 0) {
       data = chunk;
     } else {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.needBytes) {
+      this.hold(chunk);
+      if (this.heldBytes < this.needBytes) {
         this.checkQueryBuffer();
-        return;
+        return chunk.length;
       }
-      data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
+      // The held buffer is parsed once and never written again: views into it stay valid.
+      data = this.held!.subarray(0, this.heldBytes);
+      this.held = null;
+      this.heldBytes = 0;
     }
     const stopAt = this.parse(data, sink);
-    if (stopAt < data.length && stopAt >= 0) {
-      const rest = data.subarray(stopAt);
-      this.pending.push(rest);
-      this.pendingBytes = rest.length;
+    if (stopAt < 0) return -1;
+    if (this.commandsLeft === 0) return stopAt; // only feedOne, only when idle: data is chunk
+    if (data === chunk && this.args !== null) {
+      // The finished arguments of the frame in progress are views of the caller's chunk.
+      for (let i = 0; i < this.args.length; i++) this.args[i] = Buffer.from(this.args[i]);
+    }
+    if (stopAt < data.length) {
+      this.hold(data.subarray(stopAt));
       this.checkQueryBuffer();
     }
+    return chunk.length;
+  }
+
+  /** Appends `bytes` to the held bytes, growing the held buffer by doubling. */
+  private hold(bytes: Buffer): void {
+    const need = this.heldBytes + bytes.length;
+    if (this.held === null || need > this.held.length) {
+      const size = Math.max(need, Math.min(this.needBytes, 2 * need), 4096);
+      const next = Buffer.allocUnsafe(size);
+      if (this.held !== null) this.held.copy(next, 0, 0, this.heldBytes);
+      this.held = next;
+    }
+    bytes.copy(this.held, this.heldBytes);
+    this.heldBytes = need;
   }
 
   private checkQueryBuffer(): void {
-    let held = this.pendingBytes;
+    let held = this.heldBytes;
     if (this.args !== null) for (const a of this.args) held += a.length;
     if (held > this.limits.maxQueryBuffer) {
       this.reset();
@@ -138,6 +187,7 @@ export class RequestParser {
           if (words.length === 0) continue;
           if (!this.checkArgCount(words.length)) continue;
           if (sink(words) === false) return -1;
+          if (--this.commandsLeft === 0) return pos;
           continue;
         }
         // Multibulk header.
@@ -197,6 +247,7 @@ export class RequestParser {
       this.args = null;
       this.needBytes = 0;
       if (sink(args) === false) return -1;
+      if (--this.commandsLeft === 0) return pos;
     }
     this.needBytes = 0;
     return end;

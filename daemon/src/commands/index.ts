@@ -16,6 +16,10 @@ export type LaterReply = Promise<(w: ReplyWriter) => void>;
 /**
  * Runs a command. `args[0]` is the command name; arity and auth are already checked. Write the
  * reply to `w`, or return a LaterReply; throw ReplyError for a bad argument.
+ *
+ * `args` are views of the connection's read buffer, which the next read overwrites: they are
+ * valid until the handler returns. Work that outlives the call (a LaterReply) must own copies
+ * of what it uses; the native `tok*Async` functions copy their inputs before they return.
  */
 export type Handler = (conn: Connection, args: Buffer[], w: ReplyWriter) => void | LaterReply;
 

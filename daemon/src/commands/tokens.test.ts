@@ -303,9 +303,7 @@ describe('TOK.WITHIN', () => {
   });
 
   test('stops early on a long text far over the limit', async () => {
-    // Words that never repeat in the same order (a seeded generator), so that counting them is
-    // real work for the engine and its caches of short pieces cannot make COUNT as cheap as the
-    // 6 MB transfer alone.
+    // 6 MB of seeded, non-repeating words (larger than tokens-inline-max-bytes: the worker path).
     let seed = 12345;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
     const syllables = ['ka', 'lo', 'mi', 'sun', 'dre', 'qua', 'vex', 'ori', 'pel', 'zu', 'thra', 'gno'];
@@ -319,14 +317,15 @@ describe('TOK.WITHIN', () => {
       size += word.length;
     }
     const big = words.join('');
-    const t0 = performance.now();
-    assert.ok(((await redis.call('TOK.COUNT', 'gpt-4o', big)) as number) > 100_000);
-    const full = performance.now() - t0;
-    const t1 = performance.now();
+    const before = await infoTokens();
     assert.equal(await redis.call('TOK.WITHIN', 'gpt-4o', 100, big), -1);
-    const early = performance.now() - t1;
-    // Both include sending 6 MB; the early stop must skip most of the counting.
-    assert.ok(early < full / 2, `WITHIN took ${early.toFixed(1)} ms, COUNT ${full.toFixed(1)} ms`);
+    const after = await infoTokens();
+    // Counted, not timed: the call stopped once past 100 tokens, leaving nearly all 6 MB uncounted.
+    assert.equal(after.tokens_within_early_stops - before.tokens_within_early_stops, 1);
+    const skipped = after.tokens_within_bytes_skipped - before.tokens_within_bytes_skipped;
+    assert.ok(skipped > big.length - 64 * 1024, `only ${skipped} of ${big.length} bytes were skipped`);
+    // And the whole text still counts to more than the limit.
+    assert.ok(((await redis.call('TOK.COUNT', 'gpt-4o', big)) as number) > 100_000);
   });
 
   test('a bad limit', async () => {

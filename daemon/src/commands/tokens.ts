@@ -14,7 +14,7 @@ import native from '../native';
 
 const encodingNames = native.tokEncodingNames();
 const infoOut = new Float64Array(2);
-const statsOut = new Float64Array(4);
+const statsOut = new Float64Array(6);
 
 /** Calls served on the event loop and on worker threads (INFO tokens). */
 const calls = { inline: 0, offloaded: 0 };
@@ -161,7 +161,7 @@ export const tokenHandlers: Record<string, Handler> = {
 /** INFO tokens. */
 export function tokensInfo(): string[] {
   native.tokCacheStats(statsOut);
-  const [hits, misses, entries, capacity] = statsOut;
+  const [hits, misses, entries, capacity, earlyStops, bytesSkipped] = statsOut;
   return [
     `tokens_cache_hits:${hits}`,
     `tokens_cache_misses:${misses}`,
@@ -169,6 +169,8 @@ export function tokensInfo(): string[] {
     `tokens_cache_capacity:${capacity}`,
     `tokens_inline_calls:${calls.inline}`,
     `tokens_offloaded_calls:${calls.offloaded}`,
+    `tokens_within_early_stops:${earlyStops}`,
+    `tokens_within_bytes_skipped:${bytesSkipped}`,
   ];
 }
 

@@ -79,17 +79,20 @@ impl Fast {
         self.pieces.with_borrow_mut(|counts| self.tok.split(text).map(|p| self.piece_count(p.as_bytes(), counts)).sum())
     }
 
-    /// The count if at most `limit`, else None; stops after the first piece that passes it.
-    pub fn count_within(&self, text: &str, limit: u64) -> Option<usize> {
+    /// The count if at most `limit`; else stops after the first piece that passes it and
+    /// returns Err(the bytes counted up to there).
+    pub fn count_within(&self, text: &str, limit: u64) -> Result<usize, usize> {
         self.pieces.with_borrow_mut(|counts| {
             let mut total = 0usize;
+            let mut counted = 0usize;
             for piece in self.tok.split(text) {
                 total += self.piece_count(piece.as_bytes(), counts);
+                counted += piece.len();
                 if total as u64 > limit {
-                    return None;
+                    return Err(counted);
                 }
             }
-            Some(total)
+            Ok(total)
         })
     }
 
@@ -220,9 +223,9 @@ mod tests {
         let n = expected.len();
         assert_eq!(f.count(text), n, "{} count of {text:?}", e.name());
         assert_eq!(f.encode(text), expected, "{} ids of {text:?}", e.name());
-        assert_eq!(f.count_within(text, n as u64), Some(n), "{} within {n} of {text:?}", e.name());
+        assert_eq!(f.count_within(text, n as u64).ok(), Some(n), "{} within {n} of {text:?}", e.name());
         if n > 0 {
-            assert_eq!(f.count_within(text, n as u64 - 1), None, "{} within {} of {text:?}", e.name(), n - 1);
+            assert_eq!(f.count_within(text, n as u64 - 1).ok(), None, "{} within {} of {text:?}", e.name(), n - 1);
         }
     }
 

@@ -11,6 +11,7 @@ pub mod models;
 
 use std::fmt;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tiktoken_rs::CoreBPE;
 
@@ -158,6 +159,16 @@ pub fn count(encoding: Encoding, text: &str) -> usize {
     n
 }
 
+/// TOK.WITHIN calls that stopped before the end of their text, and the bytes those left
+/// uncounted (INFO tokens): what the early stop saves, counted rather than timed.
+pub static WITHIN_EARLY_STOPS: AtomicU64 = AtomicU64::new(0);
+pub static WITHIN_BYTES_SKIPPED: AtomicU64 = AtomicU64::new(0);
+
+fn stopped_early(uncounted: usize) {
+    WITHIN_EARLY_STOPS.fetch_add(1, Ordering::Relaxed);
+    WITHIN_BYTES_SKIPPED.fetch_add(uncounted as u64, Ordering::Relaxed);
+}
+
 /// Segments counted between checks of the limit in `count_within`.
 const WITHIN_SEGMENT_BYTES: usize = 8 * 1024;
 
@@ -177,13 +188,22 @@ pub fn count_within(encoding: Encoding, text: &str, limit: u64) -> Option<usize>
         }
     }
     let total = match encoding.fast() {
-        Some(f) => f.count_within(text, limit)?,
+        Some(f) => match f.count_within(text, limit) {
+            Ok(n) => n,
+            Err(counted) => {
+                stopped_early(text.len() - counted);
+                return None;
+            }
+        },
         None => {
             let bpe = encoding.bpe();
             let mut total = 0usize;
+            let mut counted = 0usize;
             for seg in segments(text, WITHIN_SEGMENT_BYTES) {
                 total += bpe.encode_ordinary(seg).len();
+                counted += seg.len();
                 if total as u64 > limit {
+                    stopped_early(text.len() - counted);
                     return None;
                 }
             }

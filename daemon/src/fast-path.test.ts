@@ -1,0 +1,196 @@
+/**
+ * The native fast path (fast-path.ts, native/src/fastpath.rs) must answer exactly what the
+ * ordinary path answers. The same requests go to a daemon with `native-fast-path yes` and one
+ * with `no`: valid commands, every kind of bad argument, other commands in between, in one
+ * write and cut into pieces, in RESP2 and RESP3. The replies must be equal, and so must the
+ * call counts in INFO commandstats.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Parser = require('redis-parser');
+import { RawClient, resp, startDaemon, type Daemon } from './testing';
+
+let fast: Daemon;
+let ordinary: Daemon;
+
+before(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-fast-path-'));
+  const file = path.join(dir, 'sluice.yaml');
+  writeFileSync(file, 'policies:\n  p5: { limit: 5, per: 60000 }\n  w100: { limit: 100, per: 60000, algo: sliding }\n');
+  [fast, ordinary] = await Promise.all([startDaemon(['--config', file]), startDaemon(['--config', file, '--native-fast-path', 'no'])]);
+});
+
+after(async () => {
+  await Promise.all([fast.stop(), ordinary.stop()]);
+});
+
+/** A request, and whether its reply depends on the wall clock (epoch-aligned windows). */
+interface Case {
+  args: string[];
+  clockDependent?: boolean;
+}
+
+const NUMBERS = ['0', '1', '7', '010', '-1', '+1', '1.5', '', ' 1', '1e3', 'abc', '9007199254740991', '9007199254740993', '99999999999999999999', '288230376151', '288230376152'];
+
+/** Requests for one pass; every limiter request gets a key of its own, so replies do not depend on time. */
+function corpus(prefix: string): Case[] {
+  let n = 0;
+  const key = () => `${prefix}:${n++}`;
+  const cases: Case[] = [];
+  const add = (args: string[], clockDependent = false) => cases.push({ args, clockDependent });
+  add(['PING']);
+  add(['ping']);
+  add(['PING', 'hello']);
+  add(['ECHO', 'between']);
+  for (const hit of ['RL.HIT', 'rl.peek', 'Rl.Hit']) {
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000']);
+    add([hit, key(), 'limit', '10', 'per', '60000', 'BURST', '3']);
+    add([hit, key(), 'PER', '60000', 'LIMIT', '10', 'COST', '4']);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'ALGO', 'gcra', 'COST', '11']);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'ALGO', 'sliding'], true);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'ALGO', 'FIXED', 'COST', '3'], true);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'ALGO', 'leaky']);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'ALGO', 'sliding', 'BURST', '2']);
+    add([hit, key(), 'POLICY', 'p5']);
+    add([hit, key(), 'POLICY', 'p5', 'COST', '5']);
+    add([hit, key(), 'policy', 'w100', 'cost', '6'], true);
+    add([hit, key(), 'POLICY', 'nope']);
+    add([hit, key(), 'POLICY', 'p5', 'extra']);
+    add([hit, key(), 'COST', '5', 'LIMIT', '10', 'PER', '60000']);
+    add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'LIMIT', '3']);
+    add([hit, key(), 'LIMIT', '10']);
+    add([hit, key(), 'LIMIT']);
+    add([hit, key()]);
+    add([hit, key() + 'k'.repeat(2000), 'LIMIT', '10', 'PER', '60000']);
+    add([hit, '', 'LIMIT', '10', 'PER', '60000'], true); // one empty key for every pass: it has state
+    for (const v of NUMBERS) {
+      add([hit, key(), 'LIMIT', v, 'PER', '60000']);
+      add([hit, key(), 'LIMIT', '10', 'PER', v]);
+      add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'BURST', v]);
+      add([hit, key(), 'LIMIT', '10', 'PER', '60000', 'COST', v]);
+    }
+  }
+  add(['CL.THROTTLE', key(), '4', '1', '60']);
+  add(['cl.throttle', key(), '0', '10', '1', '3']);
+  add(['CL.THROTTLE', key(), '4', '1', '60', '9']);
+  add(['CL.THROTTLE', key(), '4', '1', '60', '0']);
+  add(['CL.THROTTLE', key(), '4', '1']);
+  add(['CL.THROTTLE', key(), '4', '1', '60', '1', '1']);
+  add(['CL.THROTTLE', key(), '4', '1', '99999999999']);
+  for (const v of NUMBERS) {
+    add(['CL.THROTTLE', key(), v, '10', '60']);
+    add(['CL.THROTTLE', key(), '4', v, '60']);
+    add(['CL.THROTTLE', key(), '4', '10', v]);
+    add(['CL.THROTTLE', key(), '4', '10', '60', v]);
+  }
+  add(['NOSUCHCOMMAND', 'x']);
+  add(['PING']);
+  return cases;
+}
+
+/** Decodes every reply in `bytes` (RESP2 or RESP3) with an independent parser. */
+function decode(bytes: Buffer): unknown[] {
+  const replies: unknown[] = [];
+  const parser = new Parser({
+    returnReply: (r: unknown) => replies.push(r),
+    returnError: (e: Error) => replies.push({ error: e.message }),
+    returnFatalError: (e: Error) => {
+      throw e;
+    },
+  });
+  parser.execute(bytes);
+  return replies;
+}
+
+const MARKER = 'end-of-hello';
+
+/**
+ * Sends `cases` in pieces of `piece` bytes (0: one write), after HELLO 3 if `resp3`; returns the
+ * replies. (redis-parser reads RESP2 only: HELLO's RESP3 map is skipped, and the corpus's
+ * replies have the same form in both protocols.)
+ */
+async function exchange(port: number, cases: Case[], piece: number, resp3 = false): Promise<unknown[]> {
+  const client = await RawClient.connect(port);
+  try {
+    let from = 0;
+    if (resp3) {
+      const end = `${MARKER}\r\n`;
+      await client.send(Buffer.concat([resp('HELLO', '3'), resp('ECHO', MARKER)]), end);
+      from = client.received.indexOf(end) + end.length;
+    }
+    const wire = Buffer.concat(cases.map((c) => resp(...c.args)));
+    if (piece === 0) client.write(wire);
+    else for (let i = 0; i < wire.length; i += piece) client.write(wire.subarray(i, i + piece));
+    let replies: unknown[] = [];
+    await client.until(() => (replies = decode(client.received.subarray(from))).length >= cases.length, 20_000);
+    return replies;
+  } finally {
+    client.close();
+  }
+}
+
+/** Compares two passes' replies; replies of clock-dependent requests only in what the clock cannot change. */
+function assertSameReplies(cases: Case[], got: unknown[], want: unknown[], how: string): void {
+  assert.equal(got.length, cases.length, how);
+  assert.equal(want.length, cases.length, how);
+  for (let i = 0; i < cases.length; i++) {
+    let [a, b] = [got[i], want[i]];
+    if (cases[i].clockDependent && Array.isArray(a) && Array.isArray(b)) [a, b] = [a.slice(0, 4), b.slice(0, 4)];
+    assert.deepEqual(a, b, `${how}: ${cases[i].args.map((x) => x.slice(0, 20)).join(' ')}`);
+  }
+}
+
+test('the fast path answers every request exactly as the ordinary path does', async () => {
+  let pass = 0;
+  for (const [piece, resp3] of [
+    [0, false],
+    [0, true],
+    [1, false],
+    [7, false],
+    [333, true],
+  ] as [number, boolean][]) {
+    const cases = corpus(`pass${pass++}`);
+    const [a, b] = await Promise.all([exchange(fast.port, cases, piece, resp3), exchange(ordinary.port, cases, piece, resp3)]);
+    assertSameReplies(cases, a, b, `pieces of ${piece || 'all'} bytes${resp3 ? ', RESP3' : ''}`);
+  }
+});
+
+test('a key hit by both paths in turn keeps one state', async () => {
+  // The same key, hit through the fast path and then (after an ECHO ends the fast run) through
+  // the ordinary path, in one write: the limit holds across both.
+  const cases: Case[] = [];
+  for (let i = 0; i < 8; i++) {
+    cases.push({ args: ['RL.HIT', 'shared', 'LIMIT', '5', 'PER', '3600000'] });
+    if (i === 3) cases.push({ args: ['ECHO', 'switch'] });
+  }
+  const replies = await exchange(fast.port, cases, 0);
+  const allowed = replies.filter((r) => Array.isArray(r)).map((r) => (r as number[])[0]);
+  assert.deepEqual(allowed, [1, 1, 1, 1, 1, 0, 0, 0]);
+});
+
+test('INFO commandstats counts fast-path calls like ordinary ones', async () => {
+  const statsOf = async (d: Daemon) => {
+    const client = await RawClient.connect(d.port);
+    const text = await client.send(resp('INFO', 'commandstats'), 'cmdstat_info');
+    client.close();
+    const counts: Record<string, string> = {};
+    for (const m of text.matchAll(/cmdstat_(ping|rl\.hit|rl\.peek|cl\.throttle):calls=(\d+),usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+),failed_calls=(\d+)/g)) {
+      counts[m[1]] = `calls=${m[2]} rejected=${m[3]} failed=${m[4]}`;
+    }
+    return counts;
+  };
+  const reset = async (d: Daemon) => {
+    const client = await RawClient.connect(d.port);
+    await client.send(resp('CONFIG', 'RESETSTAT'), '+OK');
+    client.close();
+  };
+  await Promise.all([reset(fast), reset(ordinary)]);
+  const cases = corpus('stats');
+  await Promise.all([exchange(fast.port, cases, 0), exchange(ordinary.port, cases, 0)]);
+  const [a, b] = await Promise.all([statsOf(fast), statsOf(ordinary)]);
+  assert.ok(Number(/calls=(\d+)/.exec(a['rl.hit'])![1]) > 50, JSON.stringify(a));
+  assert.deepEqual(a, b);
+});

@@ -1,0 +1,80 @@
+/**
+ * The native fast path (native/src/fastpath.rs): at the start of each read, runs of PING,
+ * RL.HIT, RL.PEEK and CL.THROTTLE are answered by one native call that parses the frames,
+ * runs the limiter and writes the replies into the reply writer's pool. It stops, without
+ * consuming it, at the first frame it does not take (anything unusual, any other command,
+ * anything that would be an error); the connection's parser and dispatch take it from there.
+ * So the ordinary path stays the one authority on errors and limits, and the replies are the
+ * same either way (`native-fast-path no` turns it off; a test compares the two).
+ *
+ * Statistics stay whole: the native call returns how many commands of each kind it answered,
+ * and they are counted on the same command-table entries as the ordinary path's calls.
+ */
+import type { ReplyWriter } from '@sluice/protocol';
+import type { Connection } from './connection';
+import { entryNamed, TIMING_SAMPLE, type CommandEntry } from './dispatch';
+import native from './native';
+
+/** The kinds native/src/fastpath.rs answers, in its order. */
+const kinds: CommandEntry[] = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'].map(entryNamed);
+
+/** [start, end, out offset, last kind, count per kind...]; see native/src/lib.rs fast_run. */
+const io = new Float64Array(4 + kinds.length);
+
+/** Commands answered by kind in the current run (across its native calls). */
+const runCounts = new Float64Array(kinds.length);
+
+/** Room a native run needs in the writer: several replies (its own stop margin is 124 bytes). */
+const ROOM = 4096;
+
+let untilTimed = TIMING_SAMPLE;
+
+/** Binds the buffer every socket reads into (see connection.ts). */
+export function bindFastPath(readBuffer: Buffer): void {
+  native.bindFastPath(readBuffer, io);
+}
+
+/**
+ * Answers what it can of the bound read buffer's `[from, end)` into `w`; returns where the
+ * ordinary path should carry on.
+ */
+export function runFastPath(conn: Connection, w: ReplyWriter, from: number, end: number): number {
+  const timed = --untilTimed === 0;
+  const started = timed ? performance.now() : 0;
+  io[0] = from;
+  io[1] = end;
+  let answered = 0;
+  runCounts.fill(0);
+  for (;;) {
+    const pool = w.room(ROOM);
+    io[2] = w.writeOffset;
+    const code = native.fastRun(pool);
+    w.advanceTo(io[2]);
+    for (let k = 0; k < kinds.length; k++) {
+      const n = io[4 + k];
+      if (n !== 0) {
+        kinds[k].calls += n;
+        runCounts[k] += n;
+        answered += n;
+      }
+    }
+    if (code !== 1 || io[0] >= end) break; // 1: the pool was full; go on in a fresh one
+  }
+  if (answered > 0) {
+    conn.server.stats.commandsProcessed += answered;
+    if (io[3] >= 0) conn.lastCommand = kinds[io[3]].name;
+  }
+  if (timed) {
+    untilTimed = TIMING_SAMPLE;
+    if (answered > 0) {
+      // The run's time, shared by the commands it answered (one sample per TIMING_SAMPLE runs).
+      const usecEach = ((performance.now() - started) * 1000) / answered;
+      for (let k = 0; k < kinds.length; k++) {
+        const n = runCounts[k];
+        kinds[k].timedCalls += n;
+        kinds[k].usec += usecEach * n;
+      }
+    }
+  }
+  return io[0];
+}
