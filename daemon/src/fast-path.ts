@@ -15,14 +15,20 @@ import type { Connection } from './connection';
 import { entryNamed, TIMING_SAMPLE, type CommandEntry } from './dispatch';
 import native from './native';
 
-/** The kinds native/src/fastpath.rs answers, in its order. */
-const kinds: CommandEntry[] = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'].map(entryNamed);
+/** The command-table names of the kinds native/src/fastpath.rs answers, in its order. */
+const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'];
+
+/**
+ * Their entries, looked up on first use: dispatch.ts and this module are part of an import
+ * cycle (server -> connection -> here -> dispatch -> commands -> server).
+ */
+let kinds: CommandEntry[] | null = null;
 
 /** [start, end, out offset, last kind, count per kind...]; see native/src/lib.rs fast_run. */
-const io = new Float64Array(4 + kinds.length);
+const io = new Float64Array(4 + KIND_NAMES.length);
 
 /** Commands answered by kind in the current run (across its native calls). */
-const runCounts = new Float64Array(kinds.length);
+const runCounts = new Float64Array(KIND_NAMES.length);
 
 /** Room a native run needs in the writer: several replies (its own stop margin is 124 bytes). */
 const ROOM = 4096;
@@ -39,6 +45,7 @@ export function bindFastPath(readBuffer: Buffer): void {
  * ordinary path should carry on.
  */
 export function runFastPath(conn: Connection, w: ReplyWriter, from: number, end: number): number {
+  kinds ??= KIND_NAMES.map(entryNamed);
   const timed = --untilTimed === 0;
   const started = timed ? performance.now() : 0;
   io[0] = from;
