@@ -108,6 +108,15 @@ impl Fast {
         self.pieces.with_borrow_mut(|c| c.clear())
     }
 
+    /// The bytes of ordinary tokens; None if an id is not one (a special token, or none).
+    pub fn decode(&self, ids: &[u32]) -> Option<Vec<u8>> {
+        let n = self.tok.bpe.num_tokens() as u32;
+        if ids.iter().any(|&id| id >= n) {
+            return None;
+        }
+        Some(self.tok.bpe.decode_tokens(ids))
+    }
+
     /// Token ids of `text` as ordinary text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::with_capacity(text.len() / 4 + 1);

@@ -1,6 +1,8 @@
-//! Token counting for OpenAI encodings. cl100k_base, o200k_base and o200k_harmony count and
-//! encode with GitHub's `bpe-openai` (`fast.rs`, several times faster); the others, and DECODE
-//! everywhere, use tiktoken-rs. Both embed their data, so it works offline. Text is always counted as ordinary text: a special-token string such as
+//! Token counting for OpenAI encodings. cl100k_base, o200k_base and o200k_harmony count,
+//! encode and decode ordinary tokens with GitHub's `bpe-openai` (`fast.rs`, several times
+//! faster); the others use tiktoken-rs, and so does decoding a special token's id (tiktoken-rs's
+//! copy of these three encodings is loaded only then: it costs about 115 MB of memory). Both
+//! embed their data, so it works offline. Text is always counted as ordinary text: a special-token string such as
 //! `<|endoftext|>` inside a prompt counts as the tokens of its characters, never as the special
 //! token. Nothing here knows about N-API or RESP.
 
@@ -86,14 +88,17 @@ impl Encoding {
     }
 }
 
-/// Builds every tokenizer now, in parallel (the daemon calls this at start-up, so no request
-/// pays for it).
+/// Builds every tokenizer that counting uses now, in parallel (the daemon calls this at
+/// start-up, so no request pays for it). tiktoken-rs's copies of the encodings the fast engine
+/// covers are left for the first DECODE of a special token's id.
 pub fn load_all() {
     std::thread::scope(|s| {
         for e in Encoding::ALL {
-            s.spawn(move || {
-                let _ = e.bpe();
-                let _ = e.fast();
+            s.spawn(move || match e.fast() {
+                Some(_) => {}
+                None => {
+                    let _ = e.bpe();
+                }
             });
         }
     });
@@ -267,7 +272,12 @@ pub fn encode(encoding: Encoding, text: &str) -> Vec<u32> {
 }
 
 /// The bytes of the tokens (not necessarily UTF-8 when a token sequence cuts a character).
+/// Ids outside the fast engine's ordinary vocabulary (special tokens, or no token at all) go to
+/// tiktoken-rs, which knows the special tokens and names a bad id.
 pub fn decode(encoding: Encoding, ids: &[u32]) -> Result<Vec<u8>, TokError> {
+    if let Some(bytes) = encoding.fast().and_then(|f| f.decode(ids)) {
+        return Ok(bytes);
+    }
     encoding.bpe().decode_bytes(ids).map_err(|e| TokError::BadTokenId { id: e.token, encoding })
 }
 
@@ -337,6 +347,29 @@ mod tests {
         }
         let err = decode(Encoding::Cl100kBase, &[1, 999_999_999]).unwrap_err();
         assert_eq!(err.to_string(), "ERR token id 999999999 is not in encoding cl100k_base");
+    }
+
+    #[test]
+    fn fast_decode_matches_tiktoken_and_special_ids_still_decode() {
+        for e in [Encoding::Cl100kBase, Encoding::O200kBase, Encoding::O200kHarmony] {
+            let f = e.fast().unwrap();
+            // Every ordinary id, in chunks, against tiktoken-rs.
+            assert_eq!(f.decode(&[]), Some(vec![]));
+            let mut id = 0u32;
+            loop {
+                let ids: Vec<u32> = (id..id + 4096).collect();
+                match f.decode(&ids) {
+                    Some(bytes) => assert_eq!(bytes, e.bpe().decode_bytes(&ids).unwrap(), "{} ids from {id}", e.name()),
+                    None => break,
+                }
+                id += 4096;
+            }
+            assert!(id > 90_000, "{}: only {id} ids decoded by the fast engine", e.name());
+        }
+        // Special tokens go to tiktoken-rs, which knows them.
+        assert_eq!(decode(Encoding::Cl100kBase, &[15339, 100257]).unwrap(), b"hello<|endoftext|>");
+        assert_eq!(decode(Encoding::O200kBase, &[199999]).unwrap(), b"<|endoftext|>");
+        assert_eq!(decode(Encoding::O200kHarmony, &[200006]).unwrap(), b"<|start|>");
     }
 
     #[test]
