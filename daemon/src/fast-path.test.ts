@@ -194,3 +194,48 @@ test('INFO commandstats counts fast-path calls like ordinary ones', async () => 
   assert.ok(Number(/calls=(\d+)/.exec(a['rl.hit'])![1]) > 50, JSON.stringify(a));
   assert.deepEqual(a, b);
 });
+
+test('mutated streams get byte-for-byte the same replies, up to the same protocol error', async () => {
+  // Seeded: each stream is 24 distinct requests from the corpus (fresh keys, no clock-dependent ones)
+  // with 1 to 3 bytes replaced by bytes that matter to a RESP parser. Both daemons get the same
+  // streams on parallel connections; what each sends back within a short quiet period after
+  // a final ECHO (or until it closes the connection) must be equal.
+  let seed = 20261128;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) >>> 8) % n;
+  const interesting = Buffer.from('0123456789*$-+:\r\n x\x00');
+  const streams: Buffer[] = [];
+  for (let s = 0; s < 120; s++) {
+    const cases = corpus(`fuzz${s}`).filter((c) => !c.clockDependent);
+    // Distinct requests, so no key is hit twice (a second hit's reply depends on the time between).
+    for (let i = cases.length - 1; i > 0; i--) {
+      const j = rand(i + 1);
+      [cases[i], cases[j]] = [cases[j], cases[i]];
+    }
+    const picked = cases.slice(0, 24);
+    const wire = Buffer.concat(picked.map((c) => resp(...c.args)));
+    for (let m = 1 + rand(3); m > 0; m--) wire[rand(wire.length)] = interesting[rand(interesting.length)];
+    streams.push(Buffer.concat([wire, resp('ECHO', `end-of-stream-${s}`)]));
+  }
+  const run = async (port: number) => {
+    const clients = await Promise.all(streams.map(() => RawClient.connect(port)));
+    clients.forEach((c, s) => c.write(streams[s]));
+    await Promise.all(clients.map((c, s) => c.until((t) => t.includes(`end-of-stream-${s}\r\n`), 1500).catch(() => '')));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const received = clients.map((c) => c.received.toString('latin1'));
+    clients.forEach((c) => c.close());
+    return received;
+  };
+  const [a, b] = await Promise.all([run(fast.port), run(ordinary.port)]);
+  let protocolErrors = 0;
+  for (let s = 0; s < streams.length; s++) {
+    if (a[s] !== b[s]) {
+      let at = 0;
+      while (a[s][at] === b[s][at]) at++;
+      const around = (t: string) => JSON.stringify(t.slice(Math.max(0, at - 120), at + 120));
+      assert.fail(`stream ${s} differs at byte ${at}: fast path ${around(a[s])}, ordinary ${around(b[s])}; sent ${JSON.stringify(streams[s].toString('latin1'))}`);
+    }
+    if (a[s].includes('Protocol error')) protocolErrors++;
+  }
+  // The mutations reach the parser's error paths, not only the handlers'.
+  assert.ok(protocolErrors > 5, `only ${protocolErrors} streams hit a protocol error`);
+});
