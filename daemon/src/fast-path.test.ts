@@ -193,6 +193,15 @@ test('INFO commandstats counts fast-path calls like ordinary ones', async () => 
   const [a, b] = await Promise.all([statsOf(fast), statsOf(ordinary)]);
   assert.ok(Number(/calls=(\d+)/.exec(a['rl.hit'])![1]) > 50, JSON.stringify(a));
   assert.deepEqual(a, b);
+  // INFO stats says how many the fast path answered: most of the valid ones here, none with it off.
+  const fastPathCommands = async (d: Daemon) => {
+    const client = await RawClient.connect(d.port);
+    const text = await client.send(resp('INFO', 'stats'), 'rejected_connections');
+    client.close();
+    return Number(/native_fast_path_commands:(\d+)/.exec(text)![1]);
+  };
+  assert.ok((await fastPathCommands(fast)) > 50);
+  assert.equal(await fastPathCommands(ordinary), 0);
 });
 
 test('mutated streams get byte-for-byte the same replies, up to the same protocol error', async () => {

@@ -68,7 +68,9 @@ export function runFastPath(conn: Connection, w: ReplyWriter, from: number, end:
     if (code !== 1 || io[0] >= end) break; // 1: the pool was full; go on in a fresh one
   }
   if (answered > 0) {
-    conn.server.stats.commandsProcessed += answered;
+    const stats = conn.server.stats;
+    stats.commandsProcessed += answered;
+    stats.fastPathCommands += answered;
     if (io[3] >= 0) conn.lastCommand = kinds[io[3]].name;
   }
   if (timed) {

@@ -19,6 +19,8 @@ export interface ServerStats {
   connectionsReceived: number;
   rejectedConnections: number;
   commandsProcessed: number;
+  /** Of those, how many the native fast path answered (fast-path.ts). */
+  fastPathCommands: number;
   netInputBytes: number;
   netOutputBytes: number;
 }
@@ -188,7 +190,7 @@ export class Server {
 }
 
 function newStats(): ServerStats {
-  return { connectionsReceived: 0, rejectedConnections: 0, commandsProcessed: 0, netInputBytes: 0, netOutputBytes: 0 };
+  return { connectionsReceived: 0, rejectedConnections: 0, commandsProcessed: 0, fastPathCommands: 0, netInputBytes: 0, netOutputBytes: 0 };
 }
 
 function limitsFrom(config: Config): ParserLimits {

@@ -428,6 +428,7 @@ function infoSection(conn: Connection, section: string): string[] | null {
       return [
         `total_connections_received:${s.connectionsReceived}`,
         `total_commands_processed:${s.commandsProcessed}`,
+        `native_fast_path_commands:${s.fastPathCommands}`,
         `total_net_input_bytes:${s.netInputBytes}`,
         `total_net_output_bytes:${s.netOutputBytes}`,
         `rejected_connections:${s.rejectedConnections}`,
