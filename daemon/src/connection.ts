@@ -61,6 +61,7 @@ function adoptWithSharedReads(accepted: Socket, onRead: (bytes: number) => boole
   from._server = null;
   return socket;
 }
+
 export class Connection {
   readonly id: number;
   readonly server: Server;

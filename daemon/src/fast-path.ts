@@ -1,9 +1,10 @@
 /**
- * The native fast path (native/src/fastpath.rs): at the start of each read, runs of PING,
- * RL.HIT, RL.PEEK and CL.THROTTLE are answered by one native call that parses the frames,
- * runs the limiter and writes the replies into the reply writer's pool. It stops, without
- * consuming it, at the first frame it does not take (anything unusual, any other command,
- * anything that would be an error); the connection's parser and dispatch take it from there.
+ * The native fast path (native/src/fastpath.rs): runs of PING, RL.HIT, RL.PEEK and
+ * CL.THROTTLE are answered by one native call that parses the frames, runs the limiter and
+ * writes the replies into the reply writer's pool. It stops, without consuming it, at the
+ * first frame it does not take (anything unusual, any other command, anything that would be
+ * an error); the connection's parser and dispatch answer that one command, and the next run
+ * starts after it (Connection.readWithFastPath).
  * So the ordinary path stays the one authority on errors and limits, and the replies are the
  * same either way (`native-fast-path no` turns it off; a test compares the two).
  *
