@@ -136,7 +136,7 @@ export class Connection {
     w.resp3 = this.resp3;
     this.inBatch = true;
     try {
-      if (server.fastPath && this.authenticatedFlag) this.readWithFastPath(bytes);
+      if (server.fastPath) this.readWithFastPath(bytes);
       else this.parser.feed(readBuffer.subarray(0, bytes), this.sink);
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -159,7 +159,7 @@ export class Connection {
   /**
    * Parses `readBuffer[0, bytes)` taking turns: the native fast path answers the run of hot
    * commands it can (fast-path.ts), the ordinary path answers the one command it stopped at,
-   * and so on. A frame that is still incomplete stays with the parser, which then takes the
+   * and so on. Until the client has authenticated, every command takes the ordinary path. A frame that is still incomplete stays with the parser, which then takes the
    * rest of this read.
    */
   private readWithFastPath(bytes: number): void {
@@ -167,8 +167,10 @@ export class Connection {
     let from = 0;
     while (from < bytes && !this.closingAfterReplies && !this.closed) {
       if (this.parser.idle) {
-        from = runFastPath(this, w, from, bytes);
-        if (from >= bytes) return;
+        if (this.authenticatedFlag) {
+          from = runFastPath(this, w, from, bytes);
+          if (from >= bytes) return;
+        }
         const used = this.parser.feedOne(readBuffer.subarray(from, bytes), this.sink);
         if (used < 0) return; // the sink said stop (QUIT, a closed client)
         from += used;

@@ -248,3 +248,19 @@ test('mutated streams get byte-for-byte the same replies, up to the same protoco
   // The mutations reach the parser's error paths, not only the handlers'.
   assert.ok(protocolErrors > 5, `only ${protocolErrors} streams hit a protocol error`);
 });
+
+test('with requirepass, nothing is answered before AUTH, and AUTH in mid-write opens the fast path', async () => {
+  const secured = await startDaemon(['--requirepass', 'pw']);
+  try {
+    const client = await RawClient.connect(secured.port);
+    const hit = resp('RL.HIT', 'auth-test', 'LIMIT', '10', 'PER', '60000');
+    const text = await client.send(Buffer.concat([resp('PING'), hit, resp('AUTH', 'pw'), resp('PING'), hit, resp('INFO', 'stats')]), 'rejected_connections');
+    client.close();
+    const before = text.slice(0, text.indexOf('+OK'));
+    assert.equal(before, '-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n');
+    assert.ok(text.includes('+OK\r\n+PONG\r\n*5\r\n:1\r\n:10\r\n:9\r\n:-1\r\n'), JSON.stringify(text.slice(0, 200)));
+    assert.match(text, /native_fast_path_commands:2\r\n/);
+  } finally {
+    await secured.stop();
+  }
+});
