@@ -264,3 +264,19 @@ test('with requirepass, nothing is answered before AUTH, and AUTH in mid-write o
     await secured.stop();
   }
 });
+
+test('CONFIG SET native-fast-path turns it off and on at run time', async () => {
+  const client = await RawClient.connect(fast.port);
+  const counted = async () => Number(/native_fast_path_commands:(\d+)/.exec(await client.send(resp('INFO', 'stats'), 'rejected_connections'))![1]);
+  try {
+    await client.send(resp('CONFIG', 'SET', 'native-fast-path', 'no'), '+OK');
+    const before = await counted();
+    await client.send(Buffer.concat([resp('PING'), resp('PING')]), '+PONG\r\n+PONG\r\n');
+    assert.equal(await counted(), before);
+    await client.send(resp('CONFIG', 'SET', 'native-fast-path', 'yes'), '+OK');
+    await client.send(Buffer.concat([resp('PING'), resp('PING')]), '+PONG\r\n+PONG\r\n');
+    assert.equal(await counted(), before + 2);
+  } finally {
+    client.close();
+  }
+});
