@@ -16,7 +16,7 @@
 //! with the fast path on and off and compares the replies.
 
 use crate::limits::throttle::Quota;
-use crate::limits::{Algo, Limits, Outcome, Params};
+use crate::limits::{Algo, Limits, Params};
 
 /// The commands the fast path answers, in the order of the daemon's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +33,6 @@ const MAX_ARGS: usize = 16;
 const MAX_ARG_LEN: usize = 1024;
 /// Room one reply needs: `*5\r\n` and five integers of at most 20 digits and a sign.
 pub const MAX_REPLY: usize = 4 + 5 * 24;
-/// Largest PER (ms) the daemon accepts (MAX_PER_MS in daemon/src/commands/limits.ts).
-const MAX_PER_MS: u64 = 288_230_376_151;
 
 /// What a run did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -91,7 +89,7 @@ fn answer(limits: &Limits, args: &[&[u8]], out: &mut [u8], now: &mut impl FnMut(
         let (params, cost) = hit_args(limits, args)?;
         let outcome = limits.hit(args[1], &params, cost, now(), !peek);
         let kind = if peek { Kind::RlPeek } else { Kind::RlHit };
-        return Some((kind, write_outcome(&outcome, out)));
+        return Some((kind, integers(out, &outcome.reply())));
     }
     if name.eq_ignore_ascii_case(b"cl.throttle") {
         if args.len() != 5 && args.len() != 6 {
@@ -103,7 +101,7 @@ fn answer(limits: &Limits, args: &[&[u8]], out: &mut [u8], now: &mut impl FnMut(
         let quantity = if args.len() == 6 { cell_integer(args[5])? } else { 1 };
         let quota = Quota::new(burst, count, period).ok()?;
         let r = limits.throttle(args[1], &quota, quantity, now());
-        return Some((Kind::ClThrottle, integers(out, &[r.limited, r.limit, r.remaining, r.retry_after, r.reset_after])));
+        return Some((Kind::ClThrottle, integers(out, &r.values())));
     }
     None
 }
@@ -143,8 +141,8 @@ fn hit_args(limits: &Limits, args: &[&[u8]]) -> Option<(Params, u64)> {
             return None;
         }
     }
-    if limit == 0 || per == 0 || per > MAX_PER_MS {
-        return None;
+    if limit == 0 || per == 0 {
+        return None; // (a PER over the clock's span fails Params::new below, as on the daemon's path)
     }
     let algo = algo.unwrap_or(Algo::Gcra);
     if burst != 0 && algo != Algo::Gcra {
@@ -233,18 +231,6 @@ fn line_number(input: &[u8], pos: usize) -> Option<(usize, usize)> {
         return None;
     }
     Some((n, i + 2))
-}
-
-/// `[allowed, limit, remaining, retry_after_ms (-1 if allowed), reset_after_ms]`, as the
-/// daemon's RL.HIT reply (native/src/lib.rs write_outcome) has it.
-fn write_outcome(o: &Outcome, out: &mut [u8]) -> usize {
-    let retry = if o.allowed { -1 } else { ms_up(o.retry_after_ns) };
-    integers(out, &[o.allowed as i64, o.limit as i64, o.remaining.max(0), retry, ms_up(o.reset_after_ns)])
-}
-
-/// ns to whole ms, rounded up; negative stays -1 (as lib.rs ms_up).
-fn ms_up(ns: i64) -> i64 {
-    if ns < 0 { -1 } else { (ns + 999_999) / 1_000_000 }
 }
 
 /// A RESP array of integers (the same in RESP2 and RESP3).

@@ -1,7 +1,8 @@
 //! Sluice's native core. This file is the N-API surface only: thin functions that take
 //! Buffers and numbers and return numbers (or write into caller-owned typed arrays), so that
 //! crossing the JS/Rust boundary stays cheap. The logic lives in the modules, which know
-//! nothing about N-API, RESP or sockets and are tested with `cargo test`.
+//! nothing about N-API or sockets (and about RESP only in `fastpath.rs`) and are tested with
+//! `cargo test`.
 //!
 //! Time: `now` arguments are the daemon's monotonic clock in ms (from `clockMs`); durations
 //! given back are whole ms (rounded up) unless a function says otherwise.
@@ -45,11 +46,6 @@ fn ns(ms: f64) -> i64 {
     (ms * 1e6) as i64
 }
 
-/// ns to whole ms, rounded up; negative stays -1.
-#[inline]
-fn ms_up(ns: i64) -> f64 {
-    if ns < 0 { -1.0 } else { ((ns + 999_999) / 1_000_000) as f64 }
-}
 
 fn param_code(e: ParamError) -> i32 {
     match e {
@@ -63,12 +59,11 @@ fn params(limit: f64, period_ms: f64, burst: f64, algo: u32) -> Result<Params, i
     Params::new(limit as u64, period_ms as u64, burst as u64, algo).map_err(param_code)
 }
 
-fn write_outcome(o: &limits::Outcome, out: Out<'_>) {
-    out[0] = o.allowed as i32 as f64;
-    out[1] = o.limit as f64;
-    out[2] = o.remaining.max(0) as f64;
-    out[3] = if o.allowed { -1.0 } else { ms_up(o.retry_after_ns) };
-    out[4] = ms_up(o.reset_after_ns);
+/// Writes five integers (a reply's values) into the caller's array.
+fn write5(values: [i64; 5], out: Out<'_>) {
+    for (slot, v) in out.iter_mut().zip(values) {
+        *slot = v as f64;
+    }
 }
 
 /// Monotonic milliseconds (fractional). The daemon reads this once per read batch and passes
@@ -100,43 +95,56 @@ pub fn flush_all() {
 
 type Bytes<'a> = &'a mut [u8];
 
-struct CallArea {
-    key: *const u8,
-    key_capacity: usize,
+/// Memory the daemon binds once and keeps alive, in place and the same size, for the life of
+/// the process (module-scope Buffers and Float64Arrays; ArrayBuffer memory does not move):
+/// a byte region and an `io` array of numbers.
+struct BoundArea {
+    bytes: *const u8,
+    bytes_len: usize,
     io: *mut f64,
     io_len: usize,
 }
 
-thread_local! {
-    static CALL_AREA: std::cell::Cell<Option<CallArea>> = const { std::cell::Cell::new(None) };
+impl BoundArea {
+    fn new(bytes: &[u8], io: &mut [f64]) -> BoundArea {
+        BoundArea { bytes: bytes.as_ptr(), bytes_len: bytes.len(), io: io.as_mut_ptr(), io_len: io.len() }
+    }
 }
 
-/// Binds the call area. The caller must keep `key` and `io` alive and unchanged in size for as
-/// long as it calls the `*_bound` functions (the daemon holds them in module scope forever);
-/// ArrayBuffer memory does not move.
+type AreaCell = std::cell::Cell<Option<BoundArea>>;
+
+thread_local! {
+    /// The call area: a key buffer and `io`.
+    static CALL_AREA: AreaCell = const { std::cell::Cell::new(None) };
+    /// The fast path's: the daemon's shared read buffer and `io`.
+    static FAST_AREA: AreaCell = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with an area's bytes and `io`; -4 if nothing is bound.
+fn with_area(area: &'static std::thread::LocalKey<AreaCell>, f: impl FnOnce(&[u8], &mut [f64]) -> i32) -> i32 {
+    area.with(|cell| {
+        let Some(a) = cell.take() else { return -4 };
+        // SAFETY: the binding contract above; only the event-loop thread (the one that bound
+        // the area: the cell is thread-local) calls in, so nothing else aliases the memory.
+        let (bytes, io) = unsafe { (std::slice::from_raw_parts(a.bytes, a.bytes_len), std::slice::from_raw_parts_mut(a.io, a.io_len)) };
+        let code = f(bytes, io);
+        cell.set(Some(a));
+        code
+    })
+}
+
+/// Binds the call area (see BoundArea for what the caller keeps).
 #[napi]
 pub fn bind_call_area(key: Bytes<'_>, io: Out<'_>) {
-    let area = CallArea { key: key.as_ptr(), key_capacity: key.len(), io: io.as_mut_ptr(), io_len: io.len() };
-    CALL_AREA.with(|a| a.set(Some(area)));
+    CALL_AREA.with(|a| a.set(Some(BoundArea::new(key, io))));
 }
 
 /// Runs `f` with the bound key (its length is `io[0]`) and `io`. -4 if nothing is bound or the
 /// length does not fit.
 fn with_call_area(f: impl FnOnce(&[u8], &mut [f64]) -> i32) -> i32 {
-    CALL_AREA.with(|cell| {
-        let Some(area) = cell.take() else { return -4 };
-        // SAFETY: bind_call_area's contract: both regions stay alive and in place; only the
-        // event-loop thread (the one that bound them) calls in, so nothing else aliases them.
-        let io = unsafe { std::slice::from_raw_parts_mut(area.io, area.io_len) };
+    with_area(&CALL_AREA, |key, io| {
         let len = io[0] as usize;
-        let code = if io.len() < 8 || len > area.key_capacity {
-            -4
-        } else {
-            let key = unsafe { std::slice::from_raw_parts(area.key, len) };
-            f(key, io)
-        };
-        cell.set(Some(area));
-        code
+        if io.len() < 8 || len > key.len() { -4 } else { f(&key[..len], io) }
     })
 }
 
@@ -167,23 +175,10 @@ pub fn cl_throttle_bound() -> i32 {
 // buffer; `io` comes back as [consumed up to, end, out offset after, last kind or -1,
 // count per kind...].
 
-struct FastArea {
-    input: *const u8,
-    input_len: usize,
-    io: *mut f64,
-    io_len: usize,
-}
-
-thread_local! {
-    static FAST_AREA: std::cell::Cell<Option<FastArea>> = const { std::cell::Cell::new(None) };
-}
-
-/// Binds the fast path's input buffer and `io` (at least 4 + 4 numbers). Same contract as
-/// bind_call_area: both stay alive and in place; only the binding thread calls fast_run.
+/// Binds the fast path's input buffer and `io` (at least 4 + 4 numbers); see BoundArea.
 #[napi]
 pub fn bind_fast_path(input: &[u8], io: Out<'_>) {
-    let area = FastArea { input: input.as_ptr(), input_len: input.len(), io: io.as_mut_ptr(), io_len: io.len() };
-    FAST_AREA.with(|a| a.set(Some(area)));
+    FAST_AREA.with(|a| a.set(Some(BoundArea::new(input, io))));
 }
 
 /// Answers the hot commands at the start of `input[io[0]..io[1]]`, writing replies into
@@ -191,26 +186,19 @@ pub fn bind_fast_path(input: &[u8], io: Out<'_>) {
 /// frame it leaves to the daemon (or at the end), -4 if nothing is bound.
 #[napi]
 pub fn fast_run(out: Bytes<'_>) -> i32 {
-    FAST_AREA.with(|cell| {
-        let Some(area) = cell.take() else { return -4 };
-        // SAFETY: bind_fast_path's contract (see bind_call_area).
-        let io = unsafe { std::slice::from_raw_parts_mut(area.io, area.io_len) };
+    with_area(&FAST_AREA, |input, io| {
         let (start, end, at) = (io[0] as usize, io[1] as usize, io[2] as usize);
-        let code = if io.len() < 4 + fastpath::KINDS || start > end || end > area.input_len || at > out.len() {
-            -4
-        } else {
-            let input = unsafe { std::slice::from_raw_parts(area.input.add(start), end - start) };
-            let r = fastpath::run(&LIMITS, input, out, at, || ns(clock::monotonic_ms()));
-            io[0] = (start + r.consumed) as f64;
-            io[2] = (at + r.written) as f64;
-            io[3] = r.last.map_or(-1.0, |k| k as i32 as f64);
-            for (slot, n) in io[4..4 + fastpath::KINDS].iter_mut().zip(r.counts) {
-                *slot = n as f64;
-            }
-            r.out_full as i32
-        };
-        cell.set(Some(area));
-        code
+        if io.len() < 4 + fastpath::KINDS || start > end || end > input.len() || at > out.len() {
+            return -4;
+        }
+        let r = fastpath::run(&LIMITS, &input[start..end], out, at, || ns(clock::monotonic_ms()));
+        io[0] = (start + r.consumed) as f64;
+        io[2] = (at + r.written) as f64;
+        io[3] = r.last.map_or(-1.0, |k| k as i32 as f64);
+        for (slot, n) in io[4..4 + fastpath::KINDS].iter_mut().zip(r.counts) {
+            *slot = n as f64;
+        }
+        r.out_full as i32
     })
 }
 
@@ -221,7 +209,7 @@ pub fn fast_run(out: Bytes<'_>) -> i32 {
 pub fn rl_hit(key: &[u8], limit: f64, period_ms: f64, burst: f64, algo: u32, cost: f64, peek: bool, now: f64, out: Out<'_>) -> i32 {
     match params(limit, period_ms, burst, algo) {
         Ok(p) => {
-            write_outcome(&LIMITS.hit(key, &p, cost as u64, ns(now), !peek), out);
+            write5(LIMITS.hit(key, &p, cost as u64, ns(now), !peek).reply(), out);
             OK
         }
         Err(code) => code,
@@ -233,7 +221,7 @@ pub fn rl_hit(key: &[u8], limit: f64, period_ms: f64, burst: f64, algo: u32, cos
 pub fn rl_hit_policy(key: &[u8], policy: &[u8], cost: f64, peek: bool, now: f64, out: Out<'_>) -> i32 {
     match LIMITS.policies.get(policy) {
         Some(p) => {
-            write_outcome(&LIMITS.hit(key, &p, cost as u64, ns(now), !peek), out);
+            write5(LIMITS.hit(key, &p, cost as u64, ns(now), !peek).reply(), out);
             OK
         }
         None => UNKNOWN_POLICY,
@@ -269,7 +257,7 @@ pub fn rl_all(keys: Vec<Buffer>, policies: Vec<Buffer>, costs: &[f64], now: f64,
     let r = LIMITS.all(&items, ns(now), remaining);
     head[0] = r.allowed as i32 as f64;
     head[1] = r.refused as f64;
-    head[2] = if r.allowed { -1.0 } else { ms_up(r.retry_after_ns) };
+    head[2] = if r.allowed { -1.0 } else { limits::ms_up(r.retry_after_ns) as f64 };
     for x in remaining[..items.len()].iter_mut() {
         *x = x.max(0.0);
     }
@@ -326,12 +314,7 @@ pub fn cl_throttle(key: &[u8], max_burst: f64, count: f64, period_s: f64, quanti
         Err(limits::throttle::QuotaError::NotPositive) => return ZERO,
         Err(limits::throttle::QuotaError::Overflow) => return TOO_LONG,
     };
-    let r = LIMITS.throttle(key, &q, quantity as i64, ns(now));
-    out[0] = r.limited as f64;
-    out[1] = r.limit as f64;
-    out[2] = r.remaining as f64;
-    out[3] = r.retry_after as f64;
-    out[4] = r.reset_after as f64;
+    write5(LIMITS.throttle(key, &q, quantity as i64, ns(now)).values(), out);
     OK
 }
 

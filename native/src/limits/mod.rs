@@ -84,6 +84,20 @@ pub struct Outcome {
     pub reset_after_ns: i64,
 }
 
+impl Outcome {
+    /// RL.HIT's reply: `[allowed 1|0, limit, remaining (0 when in debt), retry_after_ms (-1 if
+    /// allowed), reset_after_ms]`, durations rounded up to whole ms.
+    pub fn reply(&self) -> [i64; 5] {
+        let retry = if self.allowed { -1 } else { ms_up(self.retry_after_ns) };
+        [self.allowed as i64, self.limit as i64, self.remaining.max(0), retry, ms_up(self.reset_after_ns)]
+    }
+}
+
+/// ns to whole ms, rounded up; negative (never) stays -1.
+pub fn ms_up(ns: i64) -> i64 {
+    if ns < 0 { -1 } else { (ns + 999_999) / 1_000_000 }
+}
+
 /// Window start for `now`, windows of `w` aligned to the Unix epoch (`offset` = Unix ns at
 /// clock zero).
 pub fn align(now: i64, w: i64, offset: i64) -> i64 {

@@ -41,6 +41,13 @@ pub struct Reply {
     pub reset_after: i64,
 }
 
+impl Reply {
+    /// In redis-cell's order.
+    pub fn values(&self) -> [i64; 5] {
+        [self.limited, self.limit, self.remaining, self.retry_after, self.reset_after]
+    }
+}
+
 /// Seconds as redis-cell reports a duration: whole seconds, plus one if a millisecond or
 /// more is left over.
 pub fn seconds(ns: i64) -> i64 {

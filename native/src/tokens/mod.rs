@@ -94,9 +94,8 @@ impl Encoding {
 pub fn load_all() {
     std::thread::scope(|s| {
         for e in Encoding::ALL {
-            s.spawn(move || match e.fast() {
-                Some(_) => {}
-                None => {
+            s.spawn(move || {
+                if e.fast().is_none() {
                     let _ = e.bpe();
                 }
             });
