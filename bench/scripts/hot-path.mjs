@@ -8,24 +8,30 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { RequestParser, ReplyWriter } = require('../../protocol/dist');
-const { dispatch } = require('../../daemon/dist/dispatch');
-const { bindFastPath, runFastPath } = require('../../daemon/dist/fast-path');
+const { CommandRegistry } = require('../../daemon/dist/dispatch');
+const { bindFastPath, FastPath } = require('../../daemon/dist/fast-path');
+const { families } = require('../../daemon/dist/families');
 const native = require('../../native');
 
 const w = new ReplyWriter();
 let clock = native.clockMs();
-const conn = { authenticated: true, resp3: false, lastCommand: '', server: { stats: { commandsProcessed: 0 }, get now() { return clock; } }, replyLater() {} };
+const commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)));
+const fastPath = new FastPath(commands);
+const stats = { commandsProcessed: 0, fastPathCommands: 0 };
+// A connection as handlers see it: its own session, and the server's clock and statistics.
+const conn = { authenticated: true, resp3: false, lastCommand: '', server: { stats, get now() { return clock; } }, replyLater() {} };
+conn.session = conn;
 const input = Buffer.alloc(64 * 1024);
 bindFastPath(input);
 const frame = (...a) => `*${a.length}\r\n` + a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('');
-const commands = {
+const frames = {
   PING: () => frame('PING'),
   'RL.HIT': (k) => frame('RL.HIT', k, 'LIMIT', '100', 'PER', '1000'),
   'CL.THROTTLE': (k) => frame('CL.THROTTLE', k, '99', '100', '1'),
 };
 const parser = new RequestParser({ maxBulkLen: 1e9, maxArgs: 1e6, maxQueryBuffer: 1e9 });
-const sink = (args) => void dispatch(conn, args, w);
-for (const [name, make] of Object.entries(commands)) {
+const sink = (args) => void commands.dispatch(conn, args, w);
+for (const [name, make] of Object.entries(frames)) {
   const chunks = [];
   for (let c = 0; c < 1000; c++) {
     let s = '';
@@ -36,7 +42,7 @@ for (const [name, make] of Object.entries(commands)) {
     ordinary: (chunk) => parser.feed(chunk, sink),
     'fast path': (chunk) => {
       chunk.copy(input);
-      if (runFastPath(conn, w, 0, chunk.length) !== chunk.length) throw new Error(`the fast path did not take ${name}`);
+      if (fastPath.run(conn, stats, w, 0, chunk.length) !== chunk.length) throw new Error(`the fast path did not take ${name}`);
     },
   };
   for (const [path, run] of Object.entries(paths)) {

@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 /** `sluice` / `npm start`: reads the configuration, starts the server, stops on SIGINT/SIGTERM. */
-import { ConfigError, helpText, loadConfig } from './config';
+import { ConfigError, helpText, loadConfig, type Config } from './config';
+import { allOptions, configSections } from './families';
 import { log, setLogLevel } from './log';
-import { startServer, VERSION } from './server';
+import { startServer } from './server';
+import { VERSION } from './version';
+
+/** Where the settings came from, for the start-up line. */
+function settingsFrom(config: Config): string {
+  const from: string[] = [];
+  if (config.filePath) from.push(`config ${config.filePath}`);
+  if (config.sources.has('environment')) from.push('SLUICE_* variables');
+  if (config.sources.has('flags')) from.push('flags');
+  return from.length > 0 ? `settings from ${from.join(', ')}` : 'embedded defaults';
+}
 
 async function main(): Promise<void> {
   let loaded;
   try {
-    loaded = loadConfig(process.argv.slice(2), process.env);
+    loaded = loadConfig(process.argv.slice(2), process.env, allOptions, configSections);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sluice: ${err.message}\n`);
@@ -16,7 +27,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (loaded.help) {
-    process.stdout.write(helpText(VERSION) + '\n');
+    process.stdout.write(helpText(VERSION, allOptions) + '\n');
     return;
   }
   if (loaded.version) {
@@ -35,7 +46,7 @@ async function main(): Promise<void> {
   const where = `${config.str('bind')}:${server.port}`;
   log.notice(
     `Sluice ${VERSION} listening on ${where} (RESP2/RESP3; try: redis-cli -p ${server.port} PING)` +
-      `${config.filePath ? `, config ${config.filePath}` : ', embedded defaults'}` +
+      `, ${settingsFrom(config)}` +
       `${config.str('requirepass') ? ', password required' : ''}`,
   );
   let signals = 0;

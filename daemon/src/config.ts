@@ -1,8 +1,9 @@
 /**
- * Configuration: every option is declared once here, with its default and help text. Values
- * come from, highest precedence first: command-line flags (`--port 7000`), the YAML config
- * file (`--config sluice.yaml`, keys as named here), `SLUICE_*` environment variables
- * (`SLUICE_PORT=7000`; dashes become underscores), then the embedded defaults.
+ * Configuration: every option is declared once, with its default and help text: the server's
+ * here, each family's in its module (families.ts gathers them). Values come from, highest
+ * precedence first: command-line flags (`--port 7000`), the YAML config file (`--config
+ * sluice.yaml`, keys as named here), `SLUICE_*` environment variables (`SLUICE_PORT=7000`;
+ * dashes become underscores), then the embedded defaults.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,7 +26,8 @@ export interface OptionSpec {
   secret?: boolean;
 }
 
-export const options: OptionSpec[] = [
+/** The server's own options; families add theirs (Family.options). */
+export const serverOptions: OptionSpec[] = [
   { name: 'port', type: 'integer', default: '6380', min: 0, mutable: false, help: 'TCP port to listen on (0 picks a free port; the start-up line says which).' },
   { name: 'bind', type: 'string', default: '127.0.0.1', mutable: false, help: 'Address to listen on. Use 0.0.0.0 to accept other machines (set requirepass first).' },
   { name: 'requirepass', type: 'string', default: '', mutable: true, secret: true, help: 'Password clients must give with AUTH or HELLO ... AUTH. Empty: no password.' },
@@ -36,26 +38,31 @@ export const options: OptionSpec[] = [
   { name: 'max-multibulk-length', type: 'integer', default: '1048576', min: 1, mutable: true, help: 'Most arguments in one command.' },
   { name: 'client-output-limit', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Disconnect a client whose unsent replies exceed this (0: no limit). Reading from a client pauses while its replies are not drained.' },
   { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
-  { name: 'tokens-max-input-bytes', type: 'bytes', default: '32mb', min: 1, mutable: true, help: 'Largest text (or messages/tools JSON) the TOK.* commands accept; larger input is refused with an error.' },
-  { name: 'tokens-inline-max-bytes', type: 'bytes', default: '512', min: 0, mutable: true, help: 'TOK.* inputs up to this size are counted on the event loop (cheaper for short texts); larger ones on worker threads, so other clients keep getting answers. Measured default: see docs/tokens.md.' },
-  { name: 'tokens-cache-entries', type: 'integer', default: '10000', min: 0, mutable: false, help: 'Entries in the cache of token counts for repeated texts (keyed by encoding and a BLAKE3 digest of the text); 0 turns it off.' },
   { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK and CL.THROTTLE in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
 ];
-
-const byName = new Map(options.map((o) => [o.name, o]));
 
 export type ConfigValue = string | number | boolean;
 
 /** The running configuration: option values plus the raw YAML file for family sections. */
 export class Config {
   private values = new Map<string, ConfigValue>();
+  private readonly byName: Map<string, OptionSpec>;
   /** The YAML file's contents (families read their sections, e.g. `policies:`). */
   file: Record<string, unknown> = {};
   filePath = '';
+  /** Where the settings came from, for the start-up line: 'defaults', 'environment', 'file', 'flags'. */
+  readonly sources = new Set<string>();
 
-  constructor() {
+  /** A configuration of `options` (every option there is), each at its default. */
+  constructor(readonly options: readonly OptionSpec[]) {
+    this.byName = new Map(options.map((o) => [o.name, o]));
     for (const o of options) this.values.set(o.name, parseValue(o, o.default, 'default'));
+  }
+
+  /** The declaration of option `name`, if there is one. */
+  spec(name: string): OptionSpec | undefined {
+    return this.byName.get(name);
   }
 
   get(name: string): ConfigValue {
@@ -74,14 +81,14 @@ export class Config {
 
   /** Sets an option from text; throws ConfigError with a message that says what is wrong. */
   set(name: string, raw: string, source: string): void {
-    const spec = byName.get(name);
+    const spec = this.byName.get(name);
     if (!spec) throw new ConfigError(`unknown option '${name}' (from ${source}); \`sluice --help\` lists them`);
     this.values.set(name, parseValue(spec, raw, source));
   }
 
   /** The option as CONFIG GET shows it. */
   show(name: string): string {
-    const spec = byName.get(name)!;
+    const spec = this.byName.get(name)!;
     const v = this.values.get(name)!;
     if (spec.type === 'boolean') return v ? 'yes' : 'no';
     return String(v);
@@ -120,18 +127,18 @@ function parseValue(spec: OptionSpec, raw: string, source: string): ConfigValue 
   }
 }
 
-export function optionSpec(name: string): OptionSpec | undefined {
-  return byName.get(name);
-}
-
 export interface LoadResult {
   config: Config;
   help: boolean;
   version: boolean;
 }
 
-/** Builds the configuration from argv (without node and script), the environment and the file. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
+/**
+ * Builds the configuration of `options` from argv (without node and script), the environment
+ * and the file. `sections` are the YAML file's top-level keys that hold a family's structured
+ * settings (e.g. `policies:`) rather than an option.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options: readonly OptionSpec[], sections: ReadonlySet<string>): LoadResult {
   const flagOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     config: { type: 'string', short: 'c' },
     help: { type: 'boolean', short: 'h' },
@@ -145,12 +152,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
     throw new ConfigError(`${(err as Error).message}; \`sluice --help\` lists the options`);
   }
   const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const config = new Config();
+  const config = new Config(options);
   if (flags.help || flags.version) return { config, help: !!flags.help, version: !!flags.version };
 
   for (const o of options) {
     const envName = 'SLUICE_' + o.name.toUpperCase().replace(/-/g, '_');
-    if (env[envName] !== undefined) config.set(o.name, env[envName]!, `environment ${envName}`);
+    if (env[envName] !== undefined) {
+      config.set(o.name, env[envName]!, `environment ${envName}`);
+      config.sources.add('environment');
+    }
   }
   const filePath = (flags.config as string | undefined) ?? env.SLUICE_CONFIG;
   if (filePath) {
@@ -169,23 +179,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadResult {
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${filePath} must be a mapping of option: value`);
     config.file = doc as Record<string, unknown>;
     config.filePath = filePath;
+    config.sources.add('file');
     for (const [key, value] of Object.entries(config.file)) {
-      if (familySections.has(key)) continue;
+      if (sections.has(key)) continue;
       if (value !== null && typeof value === 'object') throw new ConfigError(`config file ${filePath}: '${key}' must be a single value`);
       config.set(key, String(value), `config file ${filePath}`);
     }
   }
   for (const o of options) {
     const v = flags[o.name];
-    if (typeof v === 'string') config.set(o.name, v, `flag --${o.name}`);
+    if (typeof v === 'string') {
+      config.set(o.name, v, `flag --${o.name}`);
+      config.sources.add('flags');
+    }
   }
   return { config, help: false, version: false };
 }
 
-/** Top-level YAML keys that hold a family's structured settings rather than an option. */
-export const familySections = new Set<string>(['models', 'policies']);
-
-export function helpText(version: string): string {
+export function helpText(version: string, options: readonly OptionSpec[]): string {
   const lines = [
     `Sluice ${version}: rate limits, token counts and routing for LLM apps, over the Redis protocol.`,
     '',

@@ -18,13 +18,28 @@
  * drains; a client whose unsent output passes `client-output-limit` is disconnected.
  */
 import { Socket } from 'node:net';
-import { ProtocolError, RequestParser, type ReplyWriter } from '@sluice/protocol';
-import { dispatch, type CommandEntry } from './dispatch';
-import { bindFastPath, runFastPath } from './fast-path';
-import type { Server } from './server';
-import type { LaterReply } from './commands';
+import { ProtocolError, RequestParser, type ParserLimits, type ReplyWriter } from '@sluice/protocol';
+import type { Context, LaterReply, Services, Session } from './context';
+import type { CommandEntry, CommandRegistry, ReplyQueue } from './dispatch';
+import { bindFastPath, type FastPath } from './fast-path';
 import { log } from './log';
 import { ReplyError } from './reply-error';
+
+/** What a connection needs of the server beyond what commands see (server.ts implements it). */
+export interface ConnectionHost extends Services {
+  /** The reply writer every connection shares (one connection writes between two takes). */
+  readonly writer: ReplyWriter;
+  readonly commands: CommandRegistry;
+  /** The fast path, or null when `native-fast-path` is off. */
+  readonly fastPath: FastPath | null;
+  readonly parserLimits: ParserLimits;
+  /** Wall-clock ms, refreshed every 100 ms. */
+  readonly coarseTime: number;
+  /** A new read batch starts: the next `now` reads the clock again. */
+  staleClock(): void;
+  /** The connection closed. */
+  forget(conn: Connection): void;
+}
 
 interface Slot {
   bytes: Buffer | null;
@@ -62,9 +77,11 @@ function adoptWithSharedReads(accepted: Socket, onRead: (bytes: number) => boole
   return socket;
 }
 
-export class Connection {
+export class Connection implements Session, Context, ReplyQueue {
   readonly id: number;
-  readonly server: Server;
+  readonly server: ConnectionHost;
+  /** Handlers get the connection as their Context: it is its own session. */
+  readonly session: Session = this;
   readonly socket: Socket;
   readonly parser: RequestParser;
   readonly addr: string;
@@ -87,7 +104,7 @@ export class Connection {
   private inBatch = false;
   closed = false;
 
-  constructor(server: Server, accepted: Socket, id: number) {
+  constructor(server: ConnectionHost, accepted: Socket, id: number) {
     this.server = server;
     const socket = adoptWithSharedReads(accepted, (bytes) => this.onRead(bytes));
     this.socket = socket;
@@ -117,9 +134,10 @@ export class Connection {
   }
 
   private readonly sink = (args: Buffer[]): boolean => {
-    this.server.stats.commandsProcessed++;
-    const w = this.server.writer;
-    dispatch(this, args, w);
+    const server = this.server;
+    server.stats.commandsProcessed++;
+    const w = server.writer;
+    server.commands.dispatch(this, args, w);
     // A batch with large replies is sent as it goes, so that client-output-limit applies to it.
     if (w.pendingBytes > EARLY_SEND_BYTES) this.flush();
     return !this.closingAfterReplies && !this.closed;
@@ -136,7 +154,7 @@ export class Connection {
     w.resp3 = this.resp3;
     this.inBatch = true;
     try {
-      if (server.fastPath) this.readWithFastPath(bytes);
+      if (server.fastPath !== null) this.readWithFastPath(server.fastPath, bytes);
       else this.parser.feed(readBuffer.subarray(0, bytes), this.sink);
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -162,13 +180,14 @@ export class Connection {
    * and so on. Until the client has authenticated, every command takes the ordinary path. A frame that is still incomplete stays with the parser, which then takes the
    * rest of this read.
    */
-  private readWithFastPath(bytes: number): void {
+  private readWithFastPath(fastPath: FastPath, bytes: number): void {
     const w = this.server.writer;
+    const stats = this.server.stats;
     let from = 0;
     while (from < bytes && !this.closingAfterReplies && !this.closed) {
       if (this.parser.idle) {
         if (this.authenticatedFlag) {
-          from = runFastPath(this, w, from, bytes);
+          from = fastPath.run(this, stats, w, from, bytes);
           if (from >= bytes) return;
         }
         const used = this.parser.feedOne(readBuffer.subarray(from, bytes), this.sink);
@@ -278,5 +297,10 @@ export class Connection {
   /** Queued-but-unsent output bytes (CLIENT LIST omem). */
   get outputBytes(): number {
     return this.socket.writableLength;
+  }
+
+  /** Bytes held for an incomplete command (CLIENT LIST qbuf). */
+  get queryBufferBytes(): number {
+    return this.parser.bufferedBytes;
   }
 }

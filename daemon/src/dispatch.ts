@@ -1,11 +1,11 @@
 /**
- * From a parsed request to a reply: look the command up in the command table, check arity and
- * authentication, call the family's handler, count the call. The table (protocol/) is the only
- * place a command is declared; this file joins each table entry to its handler.
+ * From a parsed request to a reply: look the command up, check arity and authentication, call
+ * its family's handler, count the call. The command table (protocol/) is the only place a
+ * command is declared; a CommandRegistry joins each table entry to its handler (given by the
+ * families) and refuses to be built if one lacks the other.
  */
 import { arityAllows, commandTable, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
-import type { Connection } from './connection';
-import { handlers, type Handler } from './commands';
+import type { CommandStats, Context, Handler, LaterReply } from './context';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 
@@ -41,121 +41,125 @@ export class CommandIndex {
 }
 
 /** A command as dispatch sees it: its spec, its handler, its statistics. */
-export interface CommandEntry {
+export interface CommandEntry extends CommandStats {
   spec: CommandSpec;
-  /** The name as CLIENT LIST shows it (`client|list`). */
-  name: string;
   /** Runs the command. Undefined for a container whose bare form is not a command (CLIENT). */
   handler: Handler | undefined;
   noAuth: boolean;
   subcommandList: CommandEntry[];
   subcommands: CommandIndex | null;
-  calls: number;
-  /** Calls that were timed, and their total time (see TIMING_SAMPLE). */
-  timedCalls: number;
-  usec: number;
-  failedCalls: number;
-  rejectedCalls: number;
 }
 
-function entryFor(spec: CommandSpec): CommandEntry {
-  const handler = handlers[spec.name];
-  const subs = spec.subcommands?.map((s): [string, CommandEntry] => [s.name.split('|')[1], entryFor(s)]);
-  if (!handler && !subs) throw new Error(`command '${spec.name}' is in the command table but has no handler`);
-  return {
-    spec,
-    name: spec.name,
-    handler,
-    noAuth: spec.flags.includes('no_auth'),
-    subcommands: subs ? new CommandIndex(subs) : null,
-    subcommandList: subs?.map(([, e]) => e) ?? [],
-    calls: 0,
-    timedCalls: 0,
-    usec: 0,
-    failedCalls: 0,
-    rejectedCalls: 0,
-  };
-}
-
-/** Every top-level command. */
-const entries = [...commandTable.values()].map(entryFor);
-const commands = new CommandIndex(entries.map((e) => [e.name, e]));
-const declared = new Set(entries.flatMap((e) => [e.name, ...e.subcommandList.map((s) => s.name)]));
-for (const name of Object.keys(handlers)) {
-  if (!declared.has(name)) throw new Error(`handler '${name}' has no entry in the command table`);
-}
-
-/** Every entry including subcommands (INFO commandstats, CONFIG RESETSTAT). */
-export function* allEntries(): Generator<CommandEntry> {
-  for (const e of entries) {
-    yield e;
-    yield* e.subcommandList;
-  }
-}
-
-/** The entry of a top-level command, by its table name. */
-export function entryNamed(name: string): CommandEntry {
-  const entry = entries.find((e) => e.name === name);
-  if (entry === undefined) throw new Error(`no command '${name}' in the command table`);
-  return entry;
+/** What a connection needs to queue a reply computed later. */
+export interface ReplyQueue {
+  replyLater(later: LaterReply, entry: CommandEntry): void;
 }
 
 /** Calls are timed one in TIMING_SAMPLE: INFO commandstats scales the sampled time up. */
 export const TIMING_SAMPLE = 64;
-let untilTimed = 1;
 
+/** Every command of the table, joined to its handler. */
+export class CommandRegistry {
+  private readonly entries: CommandEntry[];
+  private readonly index: CommandIndex;
+  private untilTimed = 1;
 
-/** Runs one command; its reply goes to the writer (or, if async, into the connection's queue). */
-export function dispatch(conn: Connection, args: Buffer[], w: ReplyWriter): void {
-  let entry = commands.get(args[0]);
-  if (entry === undefined) {
-    w.error(unknownCommandMessage(args));
-    return;
+  /** `handlers` maps table names (`rl.hit`, `client|list`) to handlers, one for each entry. */
+  constructor(handlers: Record<string, Handler>) {
+    const entryFor = (spec: CommandSpec): CommandEntry => {
+      const handler = handlers[spec.name];
+      const subs = spec.subcommands?.map((s): [string, CommandEntry] => [s.name.split('|')[1], entryFor(s)]);
+      if (!handler && !subs) throw new Error(`command '${spec.name}' is in the command table but has no handler`);
+      return {
+        spec,
+        name: spec.name,
+        handler,
+        noAuth: spec.flags.includes('no_auth'),
+        subcommands: subs ? new CommandIndex(subs) : null,
+        subcommandList: subs?.map(([, e]) => e) ?? [],
+        calls: 0,
+        timedCalls: 0,
+        usec: 0,
+        failedCalls: 0,
+        rejectedCalls: 0,
+      };
+    };
+    this.entries = [...commandTable.values()].map(entryFor);
+    this.index = new CommandIndex(this.entries.map((e) => [e.name, e]));
+    const declared = new Set([...this.all()].map((e) => e.name));
+    for (const name of Object.keys(handlers)) {
+      if (!declared.has(name)) throw new Error(`handler '${name}' has no entry in the command table`);
+    }
   }
-  if (entry.subcommands !== null && (args.length > 1 || entry.handler === undefined)) {
-    if (args.length < 2) {
+
+  /** Every entry including subcommands (INFO commandstats, CONFIG RESETSTAT). */
+  *all(): Generator<CommandEntry> {
+    for (const e of this.entries) {
+      yield e;
+      yield* e.subcommandList;
+    }
+  }
+
+  /** The entry of a top-level command, by its table name. */
+  named(name: string): CommandEntry {
+    const entry = this.entries.find((e) => e.name === name);
+    if (entry === undefined) throw new Error(`no command '${name}' in the command table`);
+    return entry;
+  }
+
+  /** Runs one command; its reply goes to the writer (or, if async, into the connection's queue). */
+  dispatch(ctx: Context & ReplyQueue, args: Buffer[], w: ReplyWriter): void {
+    let entry = this.index.get(args[0]);
+    if (entry === undefined) {
+      w.error(unknownCommandMessage(args));
+      return;
+    }
+    if (entry.subcommands !== null && (args.length > 1 || entry.handler === undefined)) {
+      if (args.length < 2) {
+        entry.rejectedCalls++;
+        w.error(errors.wrongArgs(entry.spec.name).message);
+        return;
+      }
+      const sub = entry.subcommands.get(args[1]);
+      if (sub === undefined) {
+        entry.rejectedCalls++;
+        w.error(errors.unknownSubcommand(args[1].toString(), entry.spec.name).message);
+        return;
+      }
+      entry = sub;
+    }
+    if (!arityAllows(entry.spec.arity, args.length)) {
       entry.rejectedCalls++;
       w.error(errors.wrongArgs(entry.spec.name).message);
       return;
     }
-    const sub = entry.subcommands.get(args[1]);
-    if (sub === undefined) {
+    const session = ctx.session;
+    if (!session.authenticated && !entry.noAuth) {
       entry.rejectedCalls++;
-      w.error(errors.unknownSubcommand(args[1].toString(), entry.spec.name).message);
+      w.error('NOAUTH Authentication required.');
       return;
     }
-    entry = sub;
-  }
-  if (!arityAllows(entry.spec.arity, args.length)) {
-    entry.rejectedCalls++;
-    w.error(errors.wrongArgs(entry.spec.name).message);
-    return;
-  }
-  if (!conn.authenticated && !entry.noAuth) {
-    entry.rejectedCalls++;
-    w.error('NOAUTH Authentication required.');
-    return;
-  }
-  entry.calls++;
-  conn.lastCommand = entry.name;
-  const timed = --untilTimed === 0;
-  const started = timed ? performance.now() : 0;
-  try {
-    const later = entry.handler!(conn, args, w);
-    if (later !== undefined) conn.replyLater(later, entry);
-  } catch (err) {
-    entry.failedCalls++;
-    if (err instanceof ReplyError) {
-      w.error(err.message);
-    } else {
-      log.warning(`command '${entry.spec.name}' failed unexpectedly: ${(err as Error).stack ?? err}. Please report this.`);
-      w.error(`ERR internal error in '${entry.spec.name}': ${(err as Error).message}`);
+    entry.calls++;
+    session.lastCommand = entry.name;
+    const timed = --this.untilTimed === 0;
+    const started = timed ? performance.now() : 0;
+    try {
+      const later = entry.handler!(ctx, args, w);
+      if (later !== undefined) ctx.replyLater(later, entry);
+    } catch (err) {
+      entry.failedCalls++;
+      if (err instanceof ReplyError) {
+        w.error(err.message);
+      } else {
+        log.warning(`command '${entry.spec.name}' failed unexpectedly: ${(err as Error).stack ?? err}. Please report this.`);
+        w.error(`ERR internal error in '${entry.spec.name}': ${(err as Error).message}`);
+      }
     }
-  }
-  if (timed) {
-    untilTimed = TIMING_SAMPLE;
-    entry.timedCalls++;
-    entry.usec += (performance.now() - started) * 1000;
+    if (timed) {
+      this.untilTimed = TIMING_SAMPLE;
+      entry.timedCalls++;
+      entry.usec += (performance.now() - started) * 1000;
+    }
   }
 }
 

@@ -12,79 +12,80 @@
  * and they are counted on the same command-table entries as the ordinary path's calls.
  */
 import type { ReplyWriter } from '@sluice/protocol';
-import type { Connection } from './connection';
-import { entryNamed, TIMING_SAMPLE, type CommandEntry } from './dispatch';
+import type { Session, ServerStats } from './context';
+import { TIMING_SAMPLE, type CommandRegistry, type CommandEntry } from './dispatch';
 import native from './native';
 
 /** The command-table names of the kinds native/src/fastpath.rs answers, in its order. */
 const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'];
 
-/**
- * Their entries, looked up on first use: dispatch.ts and this module are part of an import
- * cycle (server -> connection -> here -> dispatch -> commands -> server).
- */
-let kinds: CommandEntry[] | null = null;
-
-/** [start, end, out offset, last kind, count per kind...]; see native/src/lib.rs fast_run. */
-const io = new Float64Array(4 + KIND_NAMES.length);
-
-/** Commands answered by kind in the current run (across its native calls). */
-const runCounts = new Float64Array(KIND_NAMES.length);
-
 /** Room a native run needs in the writer: several replies (its own stop margin is 124 bytes). */
 const ROOM = 4096;
 
-let untilTimed = TIMING_SAMPLE;
-
-/** Binds the buffer every socket reads into (see connection.ts). */
+/** Binds the buffer every socket reads into (see connection.ts); the fast path reads from it. */
 export function bindFastPath(readBuffer: Buffer): void {
   native.bindFastPath(readBuffer, io);
 }
 
-/**
- * Answers what it can of the bound read buffer's `[from, end)` into `w`; returns where the
- * ordinary path should carry on.
- */
-export function runFastPath(conn: Connection, w: ReplyWriter, from: number, end: number): number {
-  kinds ??= KIND_NAMES.map(entryNamed);
-  const timed = --untilTimed === 0;
-  const started = timed ? performance.now() : 0;
-  io[0] = from;
-  io[1] = end;
-  let answered = 0;
-  runCounts.fill(0);
-  for (;;) {
-    const pool = w.room(ROOM);
-    io[2] = w.writeOffset;
-    const code = native.fastRun(pool);
-    w.advanceTo(io[2]);
-    for (let k = 0; k < kinds.length; k++) {
-      const n = io[4 + k];
-      if (n !== 0) {
-        kinds[k].calls += n;
-        runCounts[k] += n;
-        answered += n;
-      }
-    }
-    if (code !== 1 || io[0] >= end) break; // 1: the pool was full; go on in a fresh one
+/** [start, end, out offset, last kind, count per kind...]; see native/src/lib.rs fast_run. */
+const io = new Float64Array(4 + KIND_NAMES.length);
+
+export class FastPath {
+  /** The table entries of the kinds, in native order: calls are counted on them. */
+  private readonly kinds: CommandEntry[];
+  /** Commands answered by kind in the current run (across its native calls). */
+  private readonly runCounts = new Float64Array(KIND_NAMES.length);
+  private untilTimed = TIMING_SAMPLE;
+
+  constructor(commands: CommandRegistry) {
+    this.kinds = KIND_NAMES.map((name) => commands.named(name));
   }
-  if (answered > 0) {
-    const stats = conn.server.stats;
-    stats.commandsProcessed += answered;
-    stats.fastPathCommands += answered;
-    if (io[3] >= 0) conn.lastCommand = kinds[io[3]].name;
-  }
-  if (timed) {
-    untilTimed = TIMING_SAMPLE;
-    if (answered > 0) {
-      // The run's time, shared by the commands it answered (one sample per TIMING_SAMPLE runs).
-      const usecEach = ((performance.now() - started) * 1000) / answered;
+
+  /**
+   * Answers what it can of the bound read buffer's `[from, end)` into `w`; returns where the
+   * ordinary path should carry on.
+   */
+  run(session: Session, stats: ServerStats, w: ReplyWriter, from: number, end: number): number {
+    const kinds = this.kinds;
+    const runCounts = this.runCounts;
+    const timed = --this.untilTimed === 0;
+    const started = timed ? performance.now() : 0;
+    io[0] = from;
+    io[1] = end;
+    let answered = 0;
+    runCounts.fill(0);
+    for (;;) {
+      const pool = w.room(ROOM);
+      io[2] = w.writeOffset;
+      const code = native.fastRun(pool);
+      w.advanceTo(io[2]);
       for (let k = 0; k < kinds.length; k++) {
-        const n = runCounts[k];
-        kinds[k].timedCalls += n;
-        kinds[k].usec += usecEach * n;
+        const n = io[4 + k];
+        if (n !== 0) {
+          kinds[k].calls += n;
+          runCounts[k] += n;
+          answered += n;
+        }
+      }
+      if (code !== 1 || io[0] >= end) break; // 1: the pool was full; go on in a fresh one
+    }
+    if (answered > 0) {
+      stats.commandsProcessed += answered;
+      stats.fastPathCommands += answered;
+      if (io[3] >= 0) session.lastCommand = kinds[io[3]].name;
+    }
+    if (timed) {
+      this.untilTimed = TIMING_SAMPLE;
+      if (answered > 0) {
+        // The run's time, shared by the commands it answered (one sample per TIMING_SAMPLE runs).
+        const usecEach = ((performance.now() - started) * 1000) / answered;
+        for (let k = 0; k < kinds.length; k++) {
+          const n = runCounts[k];
+          kinds[k].timedCalls += n;
+          kinds[k].usec += usecEach * n;
+        }
       }
     }
+    return io[0];
   }
-  return io[0];
 }

@@ -14,24 +14,7 @@ export const errors = {
     new ReplyError(`ERR unknown subcommand '${sub.slice(0, 128)}'. Try ${parent.toUpperCase()} HELP.`),
 };
 
-/** Parses a whole decimal integer argument (as Redis's string2ll), else throws notInteger. */
-export function parseInteger(arg: Buffer): number {
-  const len = arg.length;
-  if (len === 0 || len > 20) throw errors.notInteger();
-  let i = 0;
-  let negative = false;
-  if (arg[0] === 45) {
-    negative = true;
-    i = 1;
-    if (len === 1) throw errors.notInteger();
-  }
-  if (arg[i] === 48 && len > i + 1) throw errors.notInteger();
-  let n = 0;
-  for (; i < len; i++) {
-    const c = arg[i] - 48;
-    if (c < 0 || c > 9) throw errors.notInteger();
-    n = n * 10 + c;
-  }
-  if (n > Number.MAX_SAFE_INTEGER) throw errors.notInteger();
-  return negative ? -n : n;
+/** A native error (a JS Error whose message is a RESP error, `ERR ...`) as a ReplyError. */
+export function asReplyError(err: unknown): unknown {
+  return err instanceof Error && err.message.startsWith('ERR ') ? new ReplyError(err.message) : err;
 }

@@ -1,39 +1,35 @@
 /**
  * The Sluice server: a TCP listener speaking RESP2/RESP3, its connections, statistics and
- * graceful shutdown. Start it with `startServer(config)`; the CLI (cli.ts) does that.
+ * graceful shutdown. Start it with `startServer(config)`; the CLI (cli.ts) does that. It knows
+ * the command families only through their list (families.ts).
  */
 import net from 'node:net';
 import { ReplyWriter, type ParserLimits } from '@sluice/protocol';
-import { Config } from './config';
-import { Connection } from './connection';
+import type { Config } from './config';
+import { Connection, type ConnectionHost } from './connection';
+import type { CommandStats, Family, ServerStats } from './context';
+import { CommandRegistry } from './dispatch';
+import { families } from './families';
+import { FastPath } from './fast-path';
 import { log } from './log';
 import native from './native';
-import { loadPolicies, startSweep } from './commands/limits';
-import { configureTokens } from './commands/tokens';
 
-export const VERSION: string = require('../package.json').version;
-/** The Redis version whose protocol and commands Sluice follows (INFO redis_version, HELLO). */
-export const REDIS_COMPAT_VERSION = '7.2.0';
+/** Every tick of the expiry sweep examines about this many entries per store: small, so it never stalls. */
+const SWEEP_BUDGET = 2048;
+const SWEEP_INTERVAL_MS = 100;
 
-export interface ServerStats {
-  connectionsReceived: number;
-  rejectedConnections: number;
-  commandsProcessed: number;
-  /** Of those, how many the native fast path answered (fast-path.ts). */
-  fastPathCommands: number;
-  netInputBytes: number;
-  netOutputBytes: number;
-}
-
-export class Server {
+export class Server implements ConnectionHost {
   readonly config: Config;
+  readonly families: readonly Family[] = families;
+  readonly commands: CommandRegistry;
   readonly writer = new ReplyWriter();
   readonly connections = new Map<number, Connection>();
   readonly startedAt = Date.now();
   stats: ServerStats = newStats();
   parserLimits: ParserLimits;
-  /** `native-fast-path`: see fast-path.ts. */
-  fastPath: boolean;
+  /** The fast path, or null when `native-fast-path` is off (see fast-path.ts). */
+  fastPath: FastPath | null;
+  private readonly nativeFastPath: FastPath;
   private clockMs = native.clockMs();
   private clockStale = false;
   /**
@@ -51,8 +47,10 @@ export class Server {
 
   constructor(config: Config) {
     this.config = config;
+    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)));
+    this.nativeFastPath = new FastPath(this.commands);
     this.parserLimits = limitsFrom(config);
-    this.fastPath = config.get('native-fast-path') === true;
+    this.fastPath = config.get('native-fast-path') === true ? this.nativeFastPath : null;
     // Paused: a Connection re-wraps the socket to read into a shared buffer (connection.ts).
     this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.coarseTimer = setInterval(() => (this.coarseTime = Date.now()), 100);
@@ -100,11 +98,20 @@ export class Server {
     this.clockStale = true;
   }
 
+  get clients(): ReadonlyMap<number, Connection> {
+    return this.connections;
+  }
+
+  commandStats(): Iterable<CommandStats> {
+    return this.commands.all();
+  }
+
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void {
     this.parserLimits = limitsFrom(this.config);
-    this.fastPath = this.config.get('native-fast-path') === true;
+    this.fastPath = this.config.get('native-fast-path') === true ? this.nativeFastPath : null;
     for (const c of this.connections.values()) c.refreshLimits();
+    for (const f of this.families) f.configChanged?.(this.config);
     this.scheduleIdleCheck();
   }
 
@@ -163,6 +170,7 @@ export class Server {
     this.listener.close();
     if (this.idleTimer) clearInterval(this.idleTimer);
     clearInterval(this.coarseTimer);
+    clearInterval(this.sweepTimer);
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         log.warning(`shutdown-timeout reached with ${this.connections.size} connection(s) still busy; closing them`);
@@ -186,7 +194,18 @@ export class Server {
 
   resetStats(): void {
     this.stats = newStats();
+    for (const e of this.commands.all()) {
+      e.calls = 0;
+      e.usec = 0;
+      e.timedCalls = 0;
+      e.failedCalls = 0;
+      e.rejectedCalls = 0;
+    }
+    for (const f of this.families) f.resetStats?.();
   }
+
+  /** Expires idle keys of every family in the background, a few shards per tick. */
+  private readonly sweepTimer = setInterval(() => native.sweep(native.clockMs(), SWEEP_BUDGET), SWEEP_INTERVAL_MS).unref();
 }
 
 function newStats(): ServerStats {
@@ -201,12 +220,10 @@ function limitsFrom(config: Config): ParserLimits {
   };
 }
 
-/** Creates and starts a server. */
+/** Creates and starts a server: every family starts (reads its config sections), then it listens. */
 export async function startServer(config: Config): Promise<Server> {
-  loadPolicies(config);
-  configureTokens(config);
+  for (const f of families) f.start?.(config);
   const server = new Server(config);
-  startSweep();
   await server.listen();
   return server;
 }

@@ -1,11 +1,12 @@
 /**
- * Handlers of the limits family: CL.THROTTLE (redis-cell's drop-in) and RL.*. Thin: parse the
- * arguments from Buffers, make one native call that writes into a preallocated Float64Array,
- * write the reply. Also loads `policies:` from the config file and drives the expiry sweep.
+ * The limits family: CL.THROTTLE (redis-cell's drop-in) and RL.*. Thin: parse the arguments
+ * from Buffers, make one native call that writes into a preallocated Float64Array, write the
+ * reply. Also loads `policies:` from the config file.
  */
-import type { Handler } from './index';
-import { writeHelp } from './server';
-import { errors, parseInteger, ReplyError } from '../reply-error';
+import type { Family, Handler } from '../context';
+import { ArgReader, isWord } from '../args';
+import { errors, ReplyError } from '../reply-error';
+import { writeHelp } from '../replies';
 import { ConfigError, type Config } from '../config';
 import native from '../native';
 
@@ -43,19 +44,8 @@ function callBound(call: () => number): number {
   return code;
 }
 
-/** Is `arg` the word `lower` (given in lower case), in any letter case? No string is made. */
-function isWord(arg: Buffer, lower: string): boolean {
-  if (arg.length !== lower.length) return false;
-  for (let i = 0; i < arg.length; i++) if ((arg[i] | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
-
-/** A whole number >= 1 (`what` names it in the error). */
-function positive(arg: Buffer, what: string): number {
-  const n = parseInteger(arg);
-  if (n < 1) throw new ReplyError(`ERR ${what} must be a positive integer`);
-  return n;
-}
+/** The one argument reader of this family's handlers (they run one at a time). */
+const reader = new ArgReader();
 
 function algoCode(arg: Buffer): number {
   for (let i = 0; i < ALGOS.length; i++) if (isWord(arg, ALGOS[i])) return i;
@@ -85,13 +75,13 @@ let specAlgo = 0;
 function parseSpec(args: Buffer[], from: number, to: number): void {
   specLimit = specPer = specBurst = 0;
   specAlgo = -1;
-  for (let i = from; i < to; i += 2) {
-    if (i + 1 >= to) throw errors.syntax();
-    const word = args[i];
-    if (isWord(word, 'limit') && specLimit === 0) specLimit = positive(args[i + 1], 'LIMIT');
-    else if (isWord(word, 'per') && specPer === 0) specPer = positive(args[i + 1], 'PER');
-    else if (isWord(word, 'burst') && specBurst === 0) specBurst = positive(args[i + 1], 'BURST');
-    else if (isWord(word, 'algo') && specAlgo === -1) specAlgo = algoCode(args[i + 1]);
+  const r = reader.over(args, from, to);
+  while (r.left > 0) {
+    if (r.left < 2) throw errors.syntax();
+    if (specLimit === 0 && r.word('limit')) specLimit = r.positive('LIMIT');
+    else if (specPer === 0 && r.word('per')) specPer = r.positive('PER');
+    else if (specBurst === 0 && r.word('burst')) specBurst = r.positive('BURST');
+    else if (specAlgo === -1 && r.word('algo')) specAlgo = algoCode(r.next());
     else throw errors.syntax();
   }
   if (specLimit === 0 || specPer === 0) throw errors.syntax();
@@ -116,14 +106,14 @@ function hitInline(key: Buffer, cost: number, peek: boolean, now: number): numbe
 
 /** RL.HIT and RL.PEEK: `key (POLICY name | LIMIT ...) [COST c]`. */
 function hitOrPeek(peek: boolean): Handler {
-  return (conn, args, w) => {
+  return (ctx, args, w) => {
     let end = args.length;
     let cost = 1;
     if (end >= 4 && isWord(args[end - 2], 'cost')) {
-      cost = positive(args[end - 1], 'COST');
+      cost = reader.over(args, end - 1).positive('COST');
       end -= 2;
     }
-    const now = conn.server.now;
+    const now = ctx.server.now;
     if (isWord(args[2], 'policy')) {
       if (end !== 4) throw errors.syntax();
       if (native.rlHitPolicy(args[1], args[3], cost, peek, now, out) !== 0) throw unknownPolicy(args[3]);
@@ -163,7 +153,7 @@ function cellParseError(arg: Buffer): ReplyError {
   return new ReplyError(`Cell error: Couldn't parse as integer: ${arg.toString()}`);
 }
 
-const clThrottle: Handler = (conn, args, w) => {
+const clThrottle: Handler = (ctx, args, w) => {
   if (args.length > 6) throw errors.wrongArgs('cl.throttle');
   const burst = cellInteger(args[2]);
   const count = cellInteger(args[3]);
@@ -175,10 +165,10 @@ const clThrottle: Handler = (conn, args, w) => {
     callIo[2] = count;
     callIo[3] = period;
     callIo[4] = quantity;
-    callIo[5] = conn.server.now;
+    callIo[5] = ctx.server.now;
     code = callBound(native.clThrottleBound);
   } else {
-    code = native.clThrottle(args[1], burst, count, period, quantity, conn.server.now, out);
+    code = native.clThrottle(args[1], burst, count, period, quantity, ctx.server.now, out);
   }
   if (code === -2) throw new ReplyError('ERR max_burst must be >= 0, count and period must be > 0');
   if (code === -3) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
@@ -186,31 +176,32 @@ const clThrottle: Handler = (conn, args, w) => {
 };
 
 /** RL.ALL numkeys key policy cost [key policy cost ...] */
-const rlAll: Handler = (conn, args, w) => {
-  const n = positive(args[1], 'numkeys');
+const rlAll: Handler = (ctx, args, w) => {
+  const r = reader.over(args, 1);
+  const n = r.positive('numkeys');
   if (args.length !== 2 + 3 * n) throw errors.wrongArgs('rl.all');
   const keys: Buffer[] = new Array(n);
   const policies: Buffer[] = new Array(n);
   const costs = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    keys[i] = args[2 + 3 * i];
-    policies[i] = args[3 + 3 * i];
-    costs[i] = positive(args[4 + 3 * i], 'cost');
+    keys[i] = r.next();
+    policies[i] = r.next();
+    costs[i] = r.positive('cost');
   }
   if (out.length < 3 + n) out = new Float64Array(3 + n);
-  if (native.rlAll(keys, policies, costs, conn.server.now, out) !== 0) throw unknownPolicy(policies[out[1]]);
+  if (native.rlAll(keys, policies, costs, ctx.server.now, out) !== 0) throw unknownPolicy(policies[out[1]]);
   w.integers(out, 3 + n);
 };
 
-const rlAdjust: Handler = (conn, args, w) => {
-  const delta = parseInteger(args[3]);
-  if (native.rlAdjust(args[1], args[2], delta, conn.server.now, out) !== 0) throw unknownPolicy(args[2]);
+const rlAdjust: Handler = (ctx, args, w) => {
+  const delta = reader.over(args, 3).integer();
+  if (native.rlAdjust(args[1], args[2], delta, ctx.server.now, out) !== 0) throw unknownPolicy(args[2]);
   w.integer(out[0]);
 };
 
-const rlReset: Handler = (conn, args, w) => {
+const rlReset: Handler = (ctx, args, w) => {
   let n = 0;
-  for (let i = 1; i < args.length; i++) if (native.rlReset(args[i], conn.server.now)) n++;
+  for (let i = 1; i < args.length; i++) if (native.rlReset(args[i], ctx.server.now)) n++;
   w.integer(n);
 };
 
@@ -223,19 +214,19 @@ const policyHelp = [
   'HELP', '    Print this help.',
 ];
 
-export const limitsHandlers: Record<string, Handler> = {
+const handlers: Record<string, Handler> = {
   'cl.throttle': clThrottle,
   'rl.hit': hitOrPeek(false),
   'rl.peek': hitOrPeek(true),
   'rl.all': rlAll,
   'rl.adjust': rlAdjust,
   'rl.reset': rlReset,
-  'rl.policy|set': (_conn, args, w) => {
+  'rl.policy|set': (_ctx, args, w) => {
     parseSpec(args, 3, args.length);
     check(native.rlPolicySet(args[2], specLimit, specPer, specBurst, specAlgo));
     w.ok();
   },
-  'rl.policy|get': (_conn, args, w) => {
+  'rl.policy|get': (_ctx, args, w) => {
     if (!native.rlPolicyGet(args[2], out)) return w.null();
     w.map(4);
     w.bulk('limit');
@@ -247,9 +238,9 @@ export const limitsHandlers: Record<string, Handler> = {
     w.bulk('algo');
     w.bulk(ALGOS[out[3]]);
   },
-  'rl.policy|del': (_conn, args, w) => w.integer(native.rlPolicyDel(args[2]) ? 1 : 0),
-  'rl.policy|list': (_conn, _args, w) => w.bulks(native.rlPolicyList()),
-  'rl.policy|help': (_conn, _args, w) => writeHelp(w, policyHelp),
+  'rl.policy|del': (_ctx, args, w) => w.integer(native.rlPolicyDel(args[2]) ? 1 : 0),
+  'rl.policy|list': (_ctx, _args, w) => w.bulks(native.rlPolicyList()),
+  'rl.policy|help': (_ctx, _args, w) => writeHelp(w, policyHelp),
 };
 
 /**
@@ -260,7 +251,7 @@ export const limitsHandlers: Record<string, Handler> = {
  *   model-tpm: { limit: 100000, per: 60000, algo: sliding }
  * ```
  */
-export function loadPolicies(config: Config): void {
+function loadPolicies(config: Config): void {
   const section = config.file.policies;
   if (section === undefined || section === null) return;
   const where = `config file ${config.filePath}: policies`;
@@ -282,12 +273,9 @@ export function loadPolicies(config: Config): void {
   }
 }
 
-/** Every tick examines about this many limiter entries per store: small, so it never stalls. */
-const SWEEP_BUDGET = 2048;
-
-/** Expires idle keys in the background, a few shards per tick. */
-export function startSweep(intervalMs = 100): NodeJS.Timeout {
-  const timer = setInterval(() => native.sweep(native.clockMs(), SWEEP_BUDGET), intervalMs);
-  timer.unref();
-  return timer;
-}
+export const limitsFamily: Family = {
+  name: 'limits',
+  handlers,
+  configSections: ['policies'],
+  start: loadPolicies,
+};

@@ -1,16 +1,24 @@
 /**
- * Handlers of the tokens family (TOK.*): parse arguments, call native/, write the reply.
+ * The tokens family (TOK.*): parse arguments, call native/, write the reply.
  * Inputs up to `tokens-inline-max-bytes` are counted on the event loop; larger ones on the
  * libuv thread pool (the reply holds its slot in the connection's reply queue meanwhile, and
  * other connections carry on). Native errors arrive as JS Errors whose message is the RESP
  * error (`ERR ...`).
  */
 import type { ReplyWriter } from '@sluice/protocol';
-import type { Handler, LaterReply } from './index';
-import type { Connection } from '../connection';
-import { ConfigError, type Config } from '../config';
-import { errors, parseInteger, ReplyError } from '../reply-error';
+import type { Context, Family, Handler, LaterReply } from '../context';
+import { ArgReader, integerOrNaN } from '../args';
+import { ConfigError, type Config, type OptionSpec } from '../config';
+import { asReplyError, ReplyError } from '../reply-error';
 import native from '../native';
+
+const options: OptionSpec[] = [
+  { name: 'tokens-max-input-bytes', type: 'bytes', default: '32mb', min: 1, mutable: true, help: 'Largest text (or messages/tools JSON) the TOK.* commands accept; larger input is refused with an error.' },
+  { name: 'tokens-inline-max-bytes', type: 'bytes', default: '512', min: 0, mutable: true, help: 'TOK.* inputs up to this size are counted on the event loop (cheaper for short texts); larger ones on worker threads, so other clients keep getting answers. Measured default: see docs/tokens.md.' },
+  { name: 'tokens-cache-entries', type: 'integer', default: '10000', min: 0, mutable: false, help: 'Entries in the cache of token counts for repeated texts (keyed by encoding and a BLAKE3 digest of the text); 0 turns it off.' },
+];
+
+const reader = new ArgReader();
 
 const encodingNames = native.tokEncodingNames();
 const infoOut = new Float64Array(2);
@@ -18,10 +26,6 @@ const statsOut = new Float64Array(6);
 
 /** Calls served on the event loop and on worker threads (INFO tokens). */
 const calls = { inline: 0, offloaded: 0 };
-
-function asReplyError(err: unknown): unknown {
-  return err instanceof Error && err.message.startsWith('ERR ') ? new ReplyError(err.message) : err;
-}
 
 /** The reply for work running on the thread pool; `start` may throw (unknown model). */
 function later<T>(start: () => Promise<T>, write: (w: ReplyWriter, value: T) => void): LaterReply {
@@ -41,8 +45,8 @@ function later<T>(start: () => Promise<T>, write: (w: ReplyWriter, value: T) => 
 }
 
 /** Refuses input over tokens-max-input-bytes; says whether it is small enough to count inline. */
-function inline(conn: Connection, bytes: number, what: string): boolean {
-  const config = conn.server.config;
+function inline(ctx: Context, bytes: number, what: string): boolean {
+  const config = ctx.server.config;
   const max = config.num('tokens-max-input-bytes');
   if (bytes > max) {
     throw new ReplyError(`ERR ${what} is ${bytes} bytes, over tokens-max-input-bytes (${max}); split it or raise the limit (CONFIG SET tokens-max-input-bytes)`);
@@ -59,7 +63,7 @@ const writeIds = (w: ReplyWriter, ids: Uint32Array) => w.integers(ids);
 
 /** Runs `sync` on the event loop for small input, else `offload` on the thread pool. */
 function run<T>(
-  conn: Connection,
+  ctx: Context,
   w: ReplyWriter,
   bytes: number,
   what: string,
@@ -67,7 +71,7 @@ function run<T>(
   offload: () => Promise<T>,
   write: (w: ReplyWriter, value: T) => void,
 ): void | LaterReply {
-  if (!inline(conn, bytes, what)) return later(offload, write);
+  if (!inline(ctx, bytes, what)) return later(offload, write);
   let value: T;
   try {
     value = sync();
@@ -77,47 +81,39 @@ function run<T>(
   write(w, value);
 }
 
-const count: Handler = (conn, args, w) => {
+const count: Handler = (ctx, args, w) => {
   const [, model, text] = args;
-  return run(conn, w, text.length, 'text', () => native.tokCount(model, text), () => native.tokCountAsync(model, text), writeInteger);
+  return run(ctx, w, text.length, 'text', () => native.tokCount(model, text), () => native.tokCountAsync(model, text), writeInteger);
 };
 
-const within: Handler = (conn, args, w) => {
-  const [, model, limitArg, text] = args;
-  let limit: number;
-  try {
-    limit = parseInteger(limitArg);
-  } catch {
-    limit = -1;
-  }
-  if (limit < 0) throw new ReplyError('ERR limit must be a non-negative integer');
-  return run(conn, w, text.length, 'text', () => native.tokWithin(model, limit, text), () => native.tokWithinAsync(model, limit, text), writeInteger);
+const NEGATIVE_LIMIT = 'ERR limit must be a non-negative integer';
+
+const within: Handler = (ctx, args, w) => {
+  const [, model, , text] = args;
+  const limit = reader.over(args, 2).integerOr(NEGATIVE_LIMIT);
+  if (limit < 0) throw new ReplyError(NEGATIVE_LIMIT);
+  return run(ctx, w, text.length, 'text', () => native.tokWithin(model, limit, text), () => native.tokWithinAsync(model, limit, text), writeInteger);
 };
 
-const chat: Handler = (conn, args, w) => {
+const chat: Handler = (ctx, args, w) => {
   const [, model, messages] = args;
-  let tools: Buffer | undefined;
-  if (args.length === 5 && args[3].toString('latin1').toLowerCase() === 'tools') tools = args[4];
-  else if (args.length !== 3) throw errors.syntax();
+  const r = reader.over(args, 3);
+  const tools = r.word('tools') ? r.next() : undefined;
+  r.finish();
   const bytes = messages.length + (tools?.length ?? 0);
-  return run(conn, w, bytes, 'messages and tools JSON', () => native.tokChat(model, messages, tools), () => native.tokChatAsync(model, messages, tools), writeInteger);
+  return run(ctx, w, bytes, 'messages and tools JSON', () => native.tokChat(model, messages, tools), () => native.tokChatAsync(model, messages, tools), writeInteger);
 };
 
-const encode: Handler = (conn, args, w) => {
+const encode: Handler = (ctx, args, w) => {
   const [, model, text] = args;
-  return run(conn, w, text.length, 'text', () => native.tokEncode(model, text), () => native.tokEncodeAsync(model, text), writeIds);
+  return run(ctx, w, text.length, 'text', () => native.tokEncode(model, text), () => native.tokEncodeAsync(model, text), writeIds);
 };
 
-const decode: Handler = (_conn, args, w) => {
+const decode: Handler = (_ctx, args, w) => {
   const ids = new Uint32Array(args.length - 2);
   for (let i = 2; i < args.length; i++) {
-    let id: number;
-    try {
-      id = parseInteger(args[i]);
-    } catch {
-      id = -1;
-    }
-    if (id < 0 || id > 0xffffffff) {
+    const id = integerOrNaN(args[i]);
+    if (!(id >= 0 && id <= 0xffffffff)) {
       throw new ReplyError(`ERR token ids must be integers from 0 to 4294967295, got '${args[i].subarray(0, 64).toString()}'`);
     }
     ids[i - 2] = id;
@@ -131,7 +127,7 @@ const decode: Handler = (_conn, args, w) => {
   w.bulk(text);
 };
 
-const info: Handler = (_conn, args, w) => {
+const info: Handler = (_ctx, args, w) => {
   let encoding: number;
   try {
     encoding = native.tokInfo(args[1], infoOut);
@@ -149,7 +145,7 @@ const info: Handler = (_conn, args, w) => {
   else w.integer(infoOut[1]);
 };
 
-export const tokenHandlers: Record<string, Handler> = {
+const handlers: Record<string, Handler> = {
   'tok.count': count,
   'tok.chat': chat,
   'tok.within': within,
@@ -159,7 +155,7 @@ export const tokenHandlers: Record<string, Handler> = {
 };
 
 /** INFO tokens. */
-export function tokensInfo(): string[] {
+function tokensInfo(): string[] {
   native.tokCacheStats(statsOut);
   const [hits, misses, entries, capacity, earlyStops, bytesSkipped] = statsOut;
   return [
@@ -175,7 +171,7 @@ export function tokensInfo(): string[] {
 }
 
 /** CONFIG RESETSTAT. */
-export function resetTokensStats(): void {
+function resetTokensStats(): void {
   native.tokCacheResetStats();
   calls.inline = 0;
   calls.offloaded = 0;
@@ -194,7 +190,7 @@ const WINDOW_KEYS: Record<string, string> = { 'context-window': 'context window'
  *       context-window: 64000                # optional overrides
  *       max-output-tokens: 4096
  */
-export function configureTokens(config: Config): void {
+function configureTokens(config: Config): void {
   native.tokConfigure(config.num('tokens-cache-entries'));
   native.tokClearModels();
   const section = config.file.models;
@@ -233,3 +229,13 @@ export function configureTokens(config: Config): void {
     }
   }
 }
+
+export const tokensFamily: Family = {
+  name: 'tokens',
+  handlers,
+  options,
+  configSections: ['models'],
+  info: [{ name: 'tokens', lines: tokensInfo }],
+  start: configureTokens,
+  resetStats: resetTokensStats,
+};

@@ -1,0 +1,151 @@
+/**
+ * What a command handler sees, as types only (a leaf module: it imports no other module of the
+ * daemon at run time, so handlers never reach the server or the connection through an import).
+ *
+ * A handler receives a Context: the session (the client connection as a command may see and change
+ * it) and the server services it may use. It writes its reply to the ReplyWriter, or returns a
+ * LaterReply for work finished off the event loop.
+ */
+import type { ReplyWriter } from '@sluice/protocol';
+import type { Config, OptionSpec } from './config';
+
+/** Writes a reply computed later (off the event loop). */
+export type LaterReply = Promise<(w: ReplyWriter) => void>;
+
+/**
+ * Runs a command. `args[0]` is the command name; arity and auth are already checked. Write the
+ * reply to `w`, or return a LaterReply; throw ReplyError for a bad argument.
+ *
+ * `args` are views of the shared read buffer, which the next read overwrites: they are valid
+ * until the handler returns. Work that outlives the call (a LaterReply) must own copies of what
+ * it uses; the native `tok*Async` functions copy their inputs before they return.
+ */
+export type Handler = (ctx: Context, args: Buffer[], w: ReplyWriter) => void | LaterReply;
+
+export interface Context {
+  readonly session: Session;
+  readonly server: Services;
+}
+
+/** One client connection, as commands see it. */
+export interface Session {
+  readonly id: number;
+  /** `ip:port` of the client and of our end. */
+  readonly addr: string;
+  readonly laddr: string;
+  /** Protocol 3 after HELLO 3. */
+  resp3: boolean;
+  authenticated: boolean;
+  name: string;
+  libName: string;
+  libVersion: string;
+  /** Wall-clock ms. */
+  readonly createdAt: number;
+  readonly lastInteraction: number;
+  /** Table name of the last command run (CLIENT LIST cmd=). */
+  lastCommand: string;
+  /** Bytes held for an incomplete command (CLIENT LIST qbuf). */
+  readonly queryBufferBytes: number;
+  /** Replies queued but not yet sent (CLIENT LIST omem). */
+  readonly outputBytes: number;
+  /** Answers what is queued, then closes (QUIT, CLIENT KILL of itself). */
+  closeAfterReplies(): void;
+  /** Closes now, dropping unsent replies. */
+  kill(): void;
+}
+
+/** Counters INFO stats reports. */
+export interface ServerStats {
+  connectionsReceived: number;
+  rejectedConnections: number;
+  commandsProcessed: number;
+  /** Of those, how many the native fast path answered (fast-path.ts). */
+  fastPathCommands: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+}
+
+/** A command's statistics (INFO commandstats). */
+export interface CommandStats {
+  /** The table name (`client|list`). */
+  readonly name: string;
+  calls: number;
+  /** Calls that were timed, and their total time in µs (one call in TIMING_SAMPLE is timed). */
+  timedCalls: number;
+  usec: number;
+  failedCalls: number;
+  rejectedCalls: number;
+}
+
+/** What the server offers commands. */
+export interface Services {
+  readonly config: Config;
+  /** The monotonic clock (ms) native operations take as their time; read once per read batch. */
+  readonly now: number;
+  /** Wall-clock ms when the server started. */
+  readonly startedAt: number;
+  /** The TCP port it listens on. */
+  readonly port: number;
+  readonly stats: ServerStats;
+  readonly clients: ReadonlyMap<number, Session>;
+  /** Every command family, in the order they are listed (families.ts). */
+  readonly families: readonly Family[];
+  /** Every command and subcommand with its statistics. */
+  commandStats(): Iterable<CommandStats>;
+  /** Applies configuration changed at run time (CONFIG SET). */
+  configChanged(): void;
+  /** Zeroes the server's, every command's and every family's statistics (CONFIG RESETSTAT). */
+  resetStats(): void;
+  /** Stops gracefully (SHUTDOWN); resolves once every connection is closed. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** A section of INFO that a family reports. */
+export interface InfoSection {
+  /** Lower-case name (`INFO tokens`); the title is the name capitalised. */
+  name: string;
+  lines(server: Services): string[];
+}
+
+/**
+ * A command family as one unit: the daemon lists families once (families.ts) and everything
+ * that spans families (dispatch, CONFIG, INFO, RESETSTAT, start-up) iterates that list.
+ * Its commands are declared in protocol/src/commands/<name>.ts; `handlers` holds one handler per
+ * table entry (subcommands as `parent|sub`).
+ */
+export interface Family {
+  /** The key of its command list in protocol's `commandFamilies`. */
+  name: string;
+  handlers: Record<string, Handler>;
+  /** Its configuration options (flags, YAML keys, SLUICE_* variables, CONFIG GET/SET). */
+  options?: OptionSpec[];
+  /** Top-level YAML sections of the config file it reads (e.g. `policies`). */
+  configSections?: string[];
+  /** Its sections of INFO, in order (after the server's own, before commandstats). */
+  info?: InfoSection[];
+  /**
+   * Called once before the server listens: read its config sections, prepare its state. A
+   * ConfigError thrown here stops the start with that message.
+   */
+  start?(config: Config): void;
+  /** Called after CONFIG SET changed an option. */
+  configChanged?(config: Config): void;
+  /** Zeroes its statistics (CONFIG RESETSTAT). */
+  resetStats?(): void;
+  /** Its Prometheus metric families (the metrics endpoint, issue #14, reads them). */
+  metrics?(): MetricFamily[];
+  /**
+   * Durability (issue #13): its state as bytes for the snapshot file, and back. Families that
+   * hold no state worth keeping (tokens: the count cache is derived data) leave them out.
+   */
+  snapshot?(now: number): Buffer;
+  restore?(bytes: Buffer, now: number): void;
+}
+
+/** One metric family in Prometheus's text format terms. */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  samples: { labels?: Record<string, string>; value: number }[];
+}

@@ -1,0 +1,19 @@
+/**
+ * Every command family, listed once. Dispatch, CONFIG (options), INFO, RESETSTAT and start-up
+ * iterate this list; adding a family is its module plus one line here (and its commands in
+ * protocol/src/commands/, its state in native/core).
+ */
+import type { Family } from './context';
+import { serverOptions, type OptionSpec } from './config';
+import { serverFamily } from './commands/server';
+import { limitsFamily } from './commands/limits';
+import { leasesFamily } from './commands/leases';
+import { tokensFamily } from './commands/tokens';
+
+export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily];
+
+/** Every configuration option: the server's, then each family's. */
+export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];
+
+/** The config file's top-level sections that families read (not options). */
+export const configSections: ReadonlySet<string> = new Set(families.flatMap((f) => f.configSections ?? []));
