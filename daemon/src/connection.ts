@@ -52,6 +52,16 @@ const UNAUTHENTICATED_LIMITS = { maxBulkLen: 16 * 1024, maxArgs: 10, maxQueryBuf
 /** Replies of one batch past this size are sent before the batch ends. */
 const EARLY_SEND_BYTES = 256 * 1024;
 
+/**
+ * Fairness: the most event-loop time (ms) one connection's commands take before the daemon
+ * turns to other connections. The bytes of a read not handled when the turn ends are kept
+ * (`unread`) and handled in a later turn (setImmediate), while reading from that client pauses.
+ */
+const TURN_MS = 2;
+/** The clock is read every this many commands, or after any command once replies pass CHECK_BYTES. */
+const CHECK_EVERY = 16;
+const CHECK_BYTES = 16 * 1024;
+
 /** The buffer every socket reads into; see the top of this file. Node reads 64 KB at most too. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 bindFastPath(readBuffer);
@@ -77,6 +87,17 @@ function adoptWithSharedReads(accepted: Socket, onRead: (bytes: number) => boole
   return socket;
 }
 
+/** What a client is told when its input cannot be handled: a protocol error, or (a bug) an internal one. */
+function asClientError(err: unknown, conn: Connection): ProtocolError {
+  if (err instanceof ProtocolError) {
+    log.verbose(`client ${conn.id} (${conn.addr}) sent a malformed request: ${err.message}; closing it`);
+    return err;
+  }
+  // A bug, not the client's fault: keep the daemon up, close only this connection.
+  log.warning(`client ${conn.id} (${conn.addr}): unexpected error, closing the connection: ${(err as Error).stack ?? err}`);
+  return new ProtocolError('ERR internal error; the connection is closed, please report this');
+}
+
 export class Connection implements Session, Context, ReplyQueue {
   readonly id: number;
   readonly server: ConnectionHost;
@@ -99,7 +120,18 @@ export class Connection implements Session, Context, ReplyQueue {
 
   private queue: Slot[] | null = null;
   private closingAfterReplies = false;
+  /** Reading paused because the socket's buffer is full (until 'drain'). */
   private readPaused = false;
+  /**
+   * Input already read but not handled yet because this connection's turn ran out: its own copy,
+   * or null. Reading from the socket is paused while it is not null.
+   */
+  private unread: Buffer | null = null;
+  /** This connection's turn ran out during the current parse: the sink says stop. */
+  private turnOver = false;
+  /** When this connection's turn began (performance.now()), and commands since the clock was read. */
+  private turnStart = 0;
+  private sinceClockRead = 0;
   /** True while this connection's read batch is being dispatched (its replies are in the writer). */
   private inBatch = false;
   closed = false;
@@ -140,39 +172,76 @@ export class Connection implements Session, Context, ReplyQueue {
     server.commands.dispatch(this, args, w);
     // A batch with large replies is sent as it goes, so that client-output-limit applies to it.
     if (w.pendingBytes > EARLY_SEND_BYTES) this.flush();
-    return !this.closingAfterReplies && !this.closed;
+    if (this.turnIsOver()) this.turnOver = true;
+    return !this.closingAfterReplies && !this.closed && !this.turnOver;
   };
+
+  /** Has this connection used up its turn (TURN_MS)? Reads the clock only now and then. */
+  private turnIsOver(): boolean {
+    if (++this.sinceClockRead < CHECK_EVERY && this.server.writer.pendingBytes < CHECK_BYTES) return false;
+    this.sinceClockRead = 0;
+    return performance.now() - this.turnStart > TURN_MS;
+  }
+
+  /** Starts a turn: the budget counts from now. */
+  private startTurn(): void {
+    this.turnStart = performance.now();
+    this.sinceClockRead = 0;
+  }
 
   /** `bytes` new bytes are at the start of readBuffer. Returning false would stop reading. */
   private onRead(bytes: number): boolean {
     if (this.closingAfterReplies) return true;
+    this.server.stats.netInputBytes += bytes;
+    this.handle(bytes);
+    return true;
+  }
+
+  /** Handles `readBuffer[0, bytes)` in one turn; what the turn leaves is kept for the next. */
+  private handle(bytes: number): void {
     const server = this.server;
-    server.stats.netInputBytes += bytes;
     server.staleClock();
     this.lastInteraction = server.coarseTime;
     const w = server.writer;
     w.resp3 = this.resp3;
     this.inBatch = true;
+    this.startTurn();
     try {
       if (server.fastPath !== null) this.readWithFastPath(server.fastPath, bytes);
-      else this.parser.feed(readBuffer.subarray(0, bytes), this.sink);
+      else if (this.parser.feed(readBuffer.subarray(0, bytes), this.sink) < 0) this.keepUnread();
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        log.verbose(`client ${this.id} (${this.addr}) sent a malformed request: ${err.message}; closing it`);
-        w.error(err.message);
-      } else {
-        // A bug, not the client's fault: keep the daemon up, close only this connection.
-        log.warning(`client ${this.id} (${this.addr}): unexpected error, closing the connection: ${(err as Error).stack ?? err}`);
-        w.error('ERR internal error; the connection is closed, please report this');
-      }
       this.parser.reset();
+      w.error(asClientError(err, this).message);
       this.closingAfterReplies = true;
     } finally {
       this.inBatch = false;
     }
     this.flush();
-    return true;
   }
+
+  /**
+   * The sink said stop. If this connection's turn is over (not QUIT, not closed), keeps a copy of
+   * what the parser left, stops reading, and handles it in a later turn.
+   */
+  private keepUnread(): void {
+    const rest = this.parser.takeUnparsed();
+    if (!this.turnOver || this.closingAfterReplies || this.closed) return;
+    this.turnOver = false;
+    if (rest === null) return;
+    this.unread = Buffer.from(rest);
+    if (!this.readPaused) this.socket.pause();
+    setImmediate(this.nextTurn);
+  }
+
+  /** Handles the input a turn left (`unread`) through the same path as a read; reading resumes after it. */
+  private readonly nextTurn = (): void => {
+    const unread = this.unread;
+    this.unread = null;
+    if (unread === null || this.closed || this.closingAfterReplies) return;
+    unread.copy(readBuffer); // nothing else reads in between: the buffer is free until the next read
+    this.handle(unread.length);
+    if (this.unread === null && !this.readPaused && !this.closed) this.socket.resume();
+  };
 
   /**
    * Parses `readBuffer[0, bytes)` taking turns: the native fast path answers the run of hot
@@ -191,10 +260,10 @@ export class Connection implements Session, Context, ReplyQueue {
           if (from >= bytes) return;
         }
         const used = this.parser.feedOne(readBuffer.subarray(from, bytes), this.sink);
-        if (used < 0) return; // the sink said stop (QUIT, a closed client)
+        if (used < 0) return this.keepUnread(); // the sink said stop (QUIT, a closed client, the turn is over)
         from += used;
       } else {
-        this.parser.feed(readBuffer.subarray(from, bytes), this.sink);
+        if (this.parser.feed(readBuffer.subarray(from, bytes), this.sink) < 0) this.keepUnread();
         return;
       }
     }
@@ -263,7 +332,7 @@ export class Connection implements Session, Context, ReplyQueue {
   private onDrain(): void {
     if (this.readPaused && !this.closed) {
       this.readPaused = false;
-      this.socket.resume();
+      if (this.unread === null) this.socket.resume();
     }
   }
 

@@ -145,6 +145,30 @@ test('the sink can stop parsing (QUIT): later commands are not delivered', () =>
   assert.deepEqual(seen, ['QUIT']);
 });
 
+test('what the sink stopped before is handed back, whether it came from the chunk or from held bytes', () => {
+  const p = new RequestParser(LIMITS);
+  const seen: string[] = [];
+  const stopAfterFirst = (args: Buffer[]) => {
+    seen.push(args[0].toString());
+    return seen.length !== 1;
+  };
+  assert.equal(p.feed(Buffer.from('*1\r\n$4\r\nPING\r\nECHO a\r\n*1\r\n$4\r\nTIME\r\n'), stopAfterFirst), -1);
+  assert.equal(p.takeUnparsed()?.toString(), 'ECHO a\r\n*1\r\n$4\r\nTIME\r\n');
+  assert.equal(p.takeUnparsed(), null, 'taken once');
+  assert.ok(p.idle);
+  // A frame completed from held bytes: the rest is a view of the parser's own copy.
+  seen.length = 0;
+  p.feed(Buffer.from('*2\r\n$4\r\nECHO\r\n$2\r\nx'), stopAfterFirst);
+  const chunk = Buffer.from('y\r\nPING\r\n');
+  assert.equal(p.feed(chunk, stopAfterFirst), -1);
+  chunk.fill(0); // the caller reuses its buffer
+  assert.equal(p.takeUnparsed()?.toString(), 'PING\r\n');
+  assert.deepEqual(seen, ['ECHO']);
+  // Stopping after the last command leaves nothing.
+  assert.equal(p.feed(Buffer.from('PING\r\n'), () => false), -1);
+  assert.equal(p.takeUnparsed(), null);
+});
+
 test('feedOne parses one command and says where the next begins', () => {
   const p = new RequestParser(LIMITS);
   const seen: string[][] = [];

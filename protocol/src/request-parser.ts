@@ -97,6 +97,7 @@ export class RequestParser {
    */
   feed(chunk: Buffer, sink: CommandSink): number {
     this.commandsLeft = Infinity;
+    this.unparsed = null;
     return this.parseChunk(chunk, sink);
   }
 
@@ -109,11 +110,31 @@ export class RequestParser {
   feedOne(chunk: Buffer, sink: CommandSink): number {
     if (!this.idle) return this.feed(chunk, sink);
     this.commandsLeft = 1;
+    this.unparsed = null;
     return this.parseChunk(chunk, sink);
   }
 
   /** Commands `parse` may still deliver before it returns (feedOne). */
   private commandsLeft = Infinity;
+
+  /** What was left unparsed when the sink last said stop (see `takeUnparsed`). */
+  private unparsed: Buffer | null = null;
+
+  /**
+   * The bytes after the command at which the sink last said stop, not parsed (null if none):
+   * a view of the chunk given to `feed` (valid only until the caller reuses it) or of the
+   * parser's own copy. The parser is idle then; feed them again to go on. Cleared by the call.
+   */
+  takeUnparsed(): Buffer | null {
+    const rest = this.unparsed;
+    this.unparsed = null;
+    return rest;
+  }
+
+  private stopped(buf: Buffer, pos: number): number {
+    this.unparsed = pos < buf.length ? buf.subarray(pos) : null;
+    return -1;
+  }
 
   private parseChunk(chunk: Buffer, sink: CommandSink): number {
     let data: Buffer;
@@ -186,7 +207,7 @@ export class RequestParser {
           pos = lf + 1;
           if (words.length === 0) continue;
           if (!this.checkArgCount(words.length)) continue;
-          if (sink(words) === false) return -1;
+          if (sink(words) === false) return this.stopped(buf, pos);
           if (--this.commandsLeft === 0) return pos;
           continue;
         }
@@ -246,7 +267,7 @@ export class RequestParser {
       const args = this.args;
       this.args = null;
       this.needBytes = 0;
-      if (sink(args) === false) return -1;
+      if (sink(args) === false) return this.stopped(buf, pos);
       if (--this.commandsLeft === 0) return pos;
     }
     this.needBytes = 0;
