@@ -19,11 +19,10 @@
  */
 import { Socket } from 'node:net';
 import { ProtocolError, RequestParser, type ParserLimits, type ReplyWriter } from '@sluice/protocol';
-import type { Context, LaterReply, Services, Session } from './context';
-import type { CommandEntry, CommandRegistry, ReplyQueue } from './dispatch';
+import type { CommandStats, Context, LaterReply, Services, Session, Transaction } from './context';
+import { settle, type CommandRegistry, type ReplyQueue } from './dispatch';
 import { bindFastPath, type FastPath } from './fast-path';
 import { log } from './log';
-import { ReplyError } from './reply-error';
 
 /** What a connection needs of the server beyond what commands see (server.ts implements it). */
 export interface ConnectionHost extends Services {
@@ -116,6 +115,7 @@ export class Connection implements Session, Context, ReplyQueue {
   name = '';
   libName = '';
   libVersion = '';
+  transaction: Transaction | null = null;
   private authenticatedFlag: boolean;
 
   private queue: Slot[] | null = null;
@@ -255,7 +255,8 @@ export class Connection implements Session, Context, ReplyQueue {
     let from = 0;
     while (from < bytes && !this.closingAfterReplies && !this.closed) {
       if (this.parser.idle) {
-        if (this.authenticatedFlag) {
+        // The fast path bypasses dispatch: not for a transaction being queued, nor while keys are WATCHed.
+        if (this.authenticatedFlag && this.transaction === null && this.server.watches.size === 0) {
           from = fastPath.run(this, stats, w, from, bytes);
           if (from >= bytes) return;
         }
@@ -282,19 +283,11 @@ export class Connection implements Session, Context, ReplyQueue {
   }
 
   /** A reply that will be written later, in its place among this client's replies. */
-  replyLater(later: LaterReply, entry: CommandEntry): void {
+  replyLater(later: LaterReply, entry: CommandStats): void {
     this.flush(); // replies before this one leave first
     const slot: Slot = { bytes: null, ready: false };
     (this.queue ??= []).push(slot);
-    later.then(
-      (write) => this.fill(slot, (w) => write(w)),
-      (err) => {
-        entry.failedCalls++;
-        const message = err instanceof ReplyError ? err.message : `ERR internal error in '${entry.spec.name}': ${(err as Error).message}`;
-        if (!(err instanceof ReplyError)) log.warning(`command '${entry.spec.name}' failed unexpectedly: ${(err as Error).stack ?? err}`);
-        this.fill(slot, (w) => w.error(message));
-      },
-    );
+    void settle(later, entry).then((write) => this.fill(slot, write));
   }
 
   private fill(slot: Slot, write: (w: ReplyWriter) => void): void {
@@ -350,6 +343,9 @@ export class Connection implements Session, Context, ReplyQueue {
   private end(): void {
     if (this.closed) return;
     this.socket.end();
+    // Read on (input is ignored once closing) so the client's FIN arrives and the socket closes.
+    this.unread = null;
+    if (this.socket.isPaused()) this.socket.resume();
   }
 
   /** Closes now, dropping unsent replies (CLIENT KILL, output limit, idle timeout). */
@@ -360,6 +356,7 @@ export class Connection implements Session, Context, ReplyQueue {
 
   private onClose(): void {
     this.closed = true;
+    this.transaction = null;
     this.server.forget(this);
   }
 

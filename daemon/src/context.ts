@@ -44,6 +44,8 @@ export interface Session {
   readonly lastInteraction: number;
   /** Table name of the last command run (CLIENT LIST cmd=). */
   lastCommand: string;
+  /** The transaction being queued after MULTI, or null. */
+  transaction: Transaction | null;
   /** Bytes held for an incomplete command (CLIENT LIST qbuf). */
   readonly queryBufferBytes: number;
   /** Replies queued but not yet sent (CLIENT LIST omem). */
@@ -52,6 +54,29 @@ export interface Session {
   closeAfterReplies(): void;
   /** Closes now, dropping unsent replies. */
   kill(): void;
+}
+
+/** Which connections watch which keys, and which saw one change (WATCH; watches.ts). */
+export interface WatchRegistry {
+  /** How many keys are watched. */
+  readonly size: number;
+  watch(session: Session, keys: Buffer[]): void;
+  /** Forgets every key `session` watches (UNWATCH, EXEC, DISCARD, a closed connection). */
+  unwatch(session: Session): void;
+  /** Did a key `session` watches change since it watched it? */
+  touched(session: Session): boolean;
+  /** `key` changed. */
+  touch(key: Buffer): void;
+  /** Every key changed (FLUSHALL). */
+  touchAll(): void;
+}
+
+/** Commands queued between MULTI and EXEC. */
+export interface Transaction {
+  /** The queued commands (their own copies of the arguments). */
+  readonly queued: Buffer[][];
+  /** A command was refused while queueing (unknown, wrong arity): EXEC answers EXECABORT. */
+  aborted: boolean;
 }
 
 /** Counters INFO stats reports. */
@@ -92,6 +117,13 @@ export interface Services {
   readonly families: readonly Family[];
   /** Every command and subcommand with its statistics. */
   commandStats(): Iterable<CommandStats>;
+  /** WATCHed keys of every connection (watches.ts). */
+  readonly watches: WatchRegistry;
+  /**
+   * Runs a command as if the session had sent it (EXEC runs its queue with it). A reply computed
+   * later goes to `replyLater` instead of the session's reply queue.
+   */
+  run(ctx: Context, args: Buffer[], w: ReplyWriter, replyLater: (later: LaterReply, entry: CommandStats) => void): void;
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void;
   /** Zeroes the server's, every command's and every family's statistics (CONFIG RESETSTAT). */

@@ -4,8 +4,8 @@
  * command is declared; a CommandRegistry joins each table entry to its handler (given by the
  * families) and refuses to be built if one lacks the other.
  */
-import { arityAllows, commandTable, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
-import type { CommandStats, Context, Handler, LaterReply } from './context';
+import { arityAllows, commandTable, keyPositions, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
+import type { CommandStats, Context, Handler, LaterReply, WatchRegistry } from './context';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 
@@ -46,13 +46,39 @@ export interface CommandEntry extends CommandStats {
   /** Runs the command. Undefined for a container whose bare form is not a command (CLIENT). */
   handler: Handler | undefined;
   noAuth: boolean;
+  /** Changes state (the `write` flag): WATCHers of its keys are told. */
+  write: boolean;
+  /** Refused between MULTI and EXEC (the `no_multi` flag). */
+  noMulti: boolean;
+  /** Runs at once between MULTI and EXEC instead of being queued (MULTI, EXEC, DISCARD, WATCH, QUIT). */
+  controlsTransaction: boolean;
   subcommandList: CommandEntry[];
   subcommands: CommandIndex | null;
 }
 
 /** What a connection needs to queue a reply computed later. */
 export interface ReplyQueue {
-  replyLater(later: LaterReply, entry: CommandEntry): void;
+  replyLater(later: LaterReply, entry: CommandStats): void;
+}
+
+/** Commands that act on the transaction itself, run at once after MULTI (as in Redis). */
+const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit']);
+
+/**
+ * A reply computed later, as a writer that never fails: a rejection becomes the error reply (a
+ * ReplyError's text, or an internal error that is logged) and counts as a failed call.
+ */
+export function settle(later: LaterReply, entry: CommandStats): Promise<(w: ReplyWriter) => void> {
+  return later.then(
+    (write) => write,
+    (err) => {
+      entry.failedCalls++;
+      if (err instanceof ReplyError) return (w: ReplyWriter) => w.error(err.message);
+      log.warning(`command '${entry.name}' failed unexpectedly: ${(err as Error).stack ?? err}`);
+      const message = `ERR internal error in '${entry.name}': ${(err as Error).message}`;
+      return (w: ReplyWriter) => w.error(message);
+    },
+  );
 }
 
 /** Calls are timed one in TIMING_SAMPLE: INFO commandstats scales the sampled time up. */
@@ -64,8 +90,11 @@ export class CommandRegistry {
   private readonly index: CommandIndex;
   private untilTimed = 1;
 
-  /** `handlers` maps table names (`rl.hit`, `client|list`) to handlers, one for each entry. */
-  constructor(handlers: Record<string, Handler>) {
+  /**
+   * `handlers` maps table names (`rl.hit`, `client|list`) to handlers, one for each entry;
+   * `watches` is told the keys of every write command that runs.
+   */
+  constructor(handlers: Record<string, Handler>, private readonly watches: WatchRegistry) {
     const entryFor = (spec: CommandSpec): CommandEntry => {
       const handler = handlers[spec.name];
       const subs = spec.subcommands?.map((s): [string, CommandEntry] => [s.name.split('|')[1], entryFor(s)]);
@@ -75,6 +104,9 @@ export class CommandRegistry {
         name: spec.name,
         handler,
         noAuth: spec.flags.includes('no_auth'),
+        write: spec.flags.includes('write'),
+        noMulti: spec.flags.includes('no_multi'),
+        controlsTransaction: TRANSACTION_CONTROL.has(spec.name),
         subcommands: subs ? new CommandIndex(subs) : null,
         subcommandList: subs?.map(([, e]) => e) ?? [],
         calls: 0,
@@ -107,36 +139,50 @@ export class CommandRegistry {
     return entry;
   }
 
+  /** A command refused before it ran; between MULTI and EXEC the refusal also aborts the transaction. */
+  private refuse(ctx: Context, entry: CommandEntry | null, w: ReplyWriter, message: string): void {
+    if (entry !== null) entry.rejectedCalls++;
+    if (ctx.session.transaction !== null) ctx.session.transaction.aborted = true;
+    w.error(message);
+  }
+
   /** Runs one command; its reply goes to the writer (or, if async, into the connection's queue). */
   dispatch(ctx: Context & ReplyQueue, args: Buffer[], w: ReplyWriter): void {
+    const session = ctx.session;
     let entry = this.index.get(args[0]);
     if (entry === undefined) {
-      w.error(unknownCommandMessage(args));
+      this.refuse(ctx, null, w, unknownCommandMessage(args));
       return;
     }
     if (entry.subcommands !== null && (args.length > 1 || entry.handler === undefined)) {
       if (args.length < 2) {
-        entry.rejectedCalls++;
-        w.error(errors.wrongArgs(entry.spec.name).message);
+        this.refuse(ctx, entry, w, errors.wrongArgs(entry.spec.name).message);
         return;
       }
       const sub = entry.subcommands.get(args[1]);
       if (sub === undefined) {
-        entry.rejectedCalls++;
-        w.error(errors.unknownSubcommand(args[1].toString(), entry.spec.name).message);
+        this.refuse(ctx, entry, w, errors.unknownSubcommand(args[1].toString(), entry.spec.name).message);
         return;
       }
       entry = sub;
     }
     if (!arityAllows(entry.spec.arity, args.length)) {
-      entry.rejectedCalls++;
-      w.error(errors.wrongArgs(entry.spec.name).message);
+      this.refuse(ctx, entry, w, errors.wrongArgs(entry.spec.name).message);
       return;
     }
-    const session = ctx.session;
     if (!session.authenticated && !entry.noAuth) {
-      entry.rejectedCalls++;
-      w.error('NOAUTH Authentication required.');
+      this.refuse(ctx, entry, w, 'NOAUTH Authentication required.');
+      return;
+    }
+    const transaction = session.transaction;
+    if (transaction !== null && !entry.controlsTransaction) {
+      if (entry.noMulti) {
+        this.refuse(ctx, entry, w, 'ERR Command not allowed inside a transaction');
+        return;
+      }
+      // Queued with its own copy of the arguments: they are views of the shared read buffer.
+      transaction.queued.push(args.map((a) => Buffer.from(a)));
+      w.simple('QUEUED');
       return;
     }
     entry.calls++;
@@ -146,6 +192,9 @@ export class CommandRegistry {
     try {
       const later = entry.handler!(ctx, args, w);
       if (later !== undefined) ctx.replyLater(later, entry);
+      if (entry.write && this.watches.size > 0) {
+        for (const p of keyPositions(entry.spec, args.length)) this.watches.touch(args[p]);
+      }
     } catch (err) {
       entry.failedCalls++;
       if (err instanceof ReplyError) {

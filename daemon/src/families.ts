@@ -9,8 +9,9 @@ import { serverFamily } from './commands/server';
 import { limitsFamily } from './commands/limits';
 import { leasesFamily } from './commands/leases';
 import { tokensFamily } from './commands/tokens';
+import { transactionsFamily } from './commands/transactions';
 
-export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily];
+export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, transactionsFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

@@ -7,8 +7,9 @@ import net from 'node:net';
 import { ReplyWriter, type ParserLimits } from '@sluice/protocol';
 import type { Config } from './config';
 import { Connection, type ConnectionHost } from './connection';
-import type { CommandStats, Family, ServerStats } from './context';
+import type { CommandStats, Context, Family, LaterReply, ServerStats } from './context';
 import { CommandRegistry } from './dispatch';
+import { Watches } from './watches';
 import { families } from './families';
 import { FastPath } from './fast-path';
 import { log } from './log';
@@ -22,6 +23,7 @@ export class Server implements ConnectionHost {
   readonly config: Config;
   readonly families: readonly Family[] = families;
   readonly commands: CommandRegistry;
+  readonly watches = new Watches();
   readonly writer = new ReplyWriter();
   readonly connections = new Map<number, Connection>();
   readonly startedAt = Date.now();
@@ -47,7 +49,7 @@ export class Server implements ConnectionHost {
 
   constructor(config: Config) {
     this.config = config;
-    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)));
+    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), this.watches);
     this.nativeFastPath = new FastPath(this.commands);
     this.parserLimits = limitsFrom(config);
     this.fastPath = config.get('native-fast-path') === true ? this.nativeFastPath : null;
@@ -106,6 +108,10 @@ export class Server implements ConnectionHost {
     return this.commands.all();
   }
 
+  run(ctx: Context, args: Buffer[], w: ReplyWriter, replyLater: (later: LaterReply, entry: CommandStats) => void): void {
+    this.commands.dispatch({ session: ctx.session, server: ctx.server, replyLater }, args, w);
+  }
+
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void {
     this.parserLimits = limitsFrom(this.config);
@@ -134,6 +140,7 @@ export class Server implements ConnectionHost {
 
   forget(conn: Connection): void {
     this.connections.delete(conn.id);
+    this.watches.unwatch(conn);
     if (this.shuttingDown && this.connections.size === 0) this.finishShutdown?.();
   }
 

@@ -3,6 +3,7 @@ import { serverCommands } from './server';
 import { limitsCommands } from './limits';
 import { leasesCommands } from './leases';
 import { tokenCommands } from './tokens';
+import { transactionCommands } from './transactions';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -10,6 +11,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   limits: limitsCommands,
   leases: leasesCommands,
   tokens: tokenCommands,
+  transactions: transactionCommands,
 };
 
 /** All top-level commands, by lowercase name. */

@@ -6,11 +6,12 @@ import native from '../../native';
 
 const reader = new ArgReader();
 
-const flush: Handler = (_ctx, args, w) => {
+const flush: Handler = (ctx, args, w) => {
   const r = reader.over(args, 1);
   if (r.left > 0 && !r.word('async') && !r.word('sync')) throw errors.syntax();
   r.finish();
   native.flushAll();
+  ctx.server.watches.touchAll();
   w.ok();
 };
 
