@@ -176,8 +176,8 @@ mod tests {
     /// special-token strings and long runs of one character.
     fn fixed_corpus() -> Vec<String> {
         let mut texts: Vec<String> = vec![
-            include_str!("../../../docs/tokens.md").into(),
-            include_str!("../../../README.md").into(),
+            include_str!("../../../../docs/tokens.md").into(),
+            include_str!("../../../../README.md").into(),
             include_str!("chat.rs").into(),
             "The quick brown fox jumps over the lazy dog. Don't we'll THEY'RE I'M".into(),
             "Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.".into(),
