@@ -1,40 +1,25 @@
-//! What the keyspace holds across every command family: DBSIZE, INFO keyspace and FLUSHALL
-//! read and clear it here. Each family registers its store in `FAMILIES`.
+//! DBSIZE, FLUSHALL and the expiry sweep, across every family.
 
-/// A family's store as the keyspace sees it.
-pub trait KeyStore: Sync {
-    /// Keys currently held.
-    fn len(&self) -> usize;
-    /// Drop every key.
-    fn clear(&self);
+use napi_derive::napi;
+use sluice_core::keyspace;
+
+use crate::{CORE, ns};
+
+/// Keys held across all command families (DBSIZE, INFO keyspace).
+#[napi]
+pub fn key_count() -> u32 {
+    keyspace::key_count(&CORE) as u32
 }
 
-/// Every family's store. A new family adds its store here.
-fn families() -> [&'static dyn KeyStore; 2] {
-    [&*crate::LIMITS, &*crate::LEASES]
-}
-
-pub fn key_count() -> usize {
-    families().iter().map(|s| s.len()).sum()
-}
-
+/// Drops every key of every family (FLUSHALL).
+#[napi]
 pub fn flush_all() {
-    for store in families() {
-        store.clear();
-    }
+    keyspace::flush_all(&CORE)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flush_all_empties_every_family() {
-        crate::LEASES.acquire(b"k", 1, 1_000, 0);
-        let p = crate::limits::Params::new(1, 1_000, 1, crate::limits::Algo::Gcra).unwrap();
-        crate::LIMITS.hit(b"k", &p, 1, 0, true);
-        assert_eq!(key_count(), 2);
-        flush_all();
-        assert_eq!(key_count(), 0);
-    }
+/// One step of the background expiry sweep: examines about `budget` entries per store (a few
+/// shards of each). Returns how many keys it removed.
+#[napi]
+pub fn sweep(now: f64, budget: u32) -> u32 {
+    (CORE.limits.sweep(ns(now), budget as usize) + CORE.leases.sweep(ns(now), budget as usize)) as u32
 }

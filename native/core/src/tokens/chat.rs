@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Encoding, Model, TokError, count};
+use super::{Encoding, Model, TokError, Tokens};
 
 const REPLY_PRIMING: i64 = 3;
 const PROP_INIT: i64 = 3;
@@ -31,7 +31,7 @@ fn parse(bytes: &[u8], what: &'static str) -> Result<Value, TokError> {
 
 /// Counts a chat request: `messages` is a JSON array of message objects, `tools` (optional) a
 /// JSON array of tool definitions as the chat completions API takes them.
-pub fn count_chat(model: &Model, messages: &[u8], tools: Option<&[u8]>) -> Result<u64, TokError> {
+pub fn count_chat(tokens: &Tokens, model: &Model, messages: &[u8], tools: Option<&[u8]>) -> Result<u64, TokError> {
     let messages = parse(messages, "messages")?;
     let Value::Array(messages) = messages else {
         return Err(TokError::BadShape(format!("messages must be a JSON array of message objects, not {}", kind(&messages))));
@@ -44,7 +44,7 @@ pub fn count_chat(model: &Model, messages: &[u8], tools: Option<&[u8]>) -> Resul
         };
         total += model.chat.tokens_per_message;
         for (key, value) in fields {
-            total += value_tokens(enc, key, value) as i64;
+            total += value_tokens(tokens, enc, key, value) as i64;
             if key == "name" {
                 total += model.chat.tokens_per_name;
             }
@@ -52,34 +52,34 @@ pub fn count_chat(model: &Model, messages: &[u8], tools: Option<&[u8]>) -> Resul
     }
     total += REPLY_PRIMING;
     if let Some(tools) = tools {
-        total += tools_tokens(model, &parse(tools, "tools")?)?;
+        total += tools_tokens(tokens, model, &parse(tools, "tools")?)?;
     }
     Ok(total.max(0) as u64)
 }
 
-fn value_tokens(enc: Encoding, key: &str, value: &Value) -> usize {
+fn value_tokens(tokens: &Tokens, enc: Encoding, key: &str, value: &Value) -> usize {
     match value {
-        Value::String(s) => count(enc, s),
+        Value::String(s) => tokens.count(enc, s),
         Value::Null => 0,
-        Value::Array(parts) if key == "content" => parts.iter().map(|p| part_tokens(enc, p)).sum(),
-        other => count(enc, &other.to_string()),
+        Value::Array(parts) if key == "content" => parts.iter().map(|p| part_tokens(tokens, enc, p)).sum(),
+        other => tokens.count(enc, &other.to_string()),
     }
 }
 
 /// A content part: `{"type": "text", "text": "..."}` counts its text; a plain string counts
 /// itself; other kinds (images, audio) are not text and are not counted here.
-fn part_tokens(enc: Encoding, part: &Value) -> usize {
+fn part_tokens(tokens: &Tokens, enc: Encoding, part: &Value) -> usize {
     match part {
-        Value::String(s) => count(enc, s),
+        Value::String(s) => tokens.count(enc, s),
         Value::Object(p) => match p.get("text") {
-            Some(Value::String(t)) if p.get("type").is_none_or(|ty| ty == "text") => count(enc, t),
+            Some(Value::String(t)) if p.get("type").is_none_or(|ty| ty == "text") => tokens.count(enc, t),
             _ => 0,
         },
         _ => 0,
     }
 }
 
-fn tools_tokens(model: &Model, tools: &Value) -> Result<i64, TokError> {
+fn tools_tokens(tokens: &Tokens, model: &Model, tools: &Value) -> Result<i64, TokError> {
     let Value::Array(tools) = tools else {
         return Err(TokError::BadShape(format!("tools must be a JSON array of tool objects, not {}", kind(tools))));
     };
@@ -99,7 +99,7 @@ fn tools_tokens(model: &Model, tools: &Value) -> Result<i64, TokError> {
         };
         let name = str_field(function, "name");
         total += model.chat.func_init;
-        total += count(enc, &format!("{name}:{}", trim_period(&str_field(function, "description")))) as i64;
+        total += tokens.count(enc, &format!("{name}:{}", trim_period(&str_field(function, "description")))) as i64;
         let properties = function.get("parameters").and_then(|p| p.get("properties")).and_then(Value::as_object);
         let Some(properties) = properties.filter(|p| !p.is_empty()) else { continue };
         total += PROP_INIT;
@@ -112,13 +112,13 @@ fn tools_tokens(model: &Model, tools: &Value) -> Result<i64, TokError> {
                 for item in items {
                     total += ENUM_ITEM;
                     total += match item {
-                        Value::String(s) => count(enc, s),
-                        other => count(enc, &other.to_string()),
+                        Value::String(s) => tokens.count(enc, s),
+                        other => tokens.count(enc, &other.to_string()),
                     } as i64;
                 }
             }
             let line = format!("{key}:{}:{}", str_field(prop, "type"), trim_period(&str_field(prop, "description")));
-            total += count(enc, &line) as i64;
+            total += tokens.count(enc, &line) as i64;
         }
     }
     Ok(total + FUNC_END)
@@ -150,7 +150,7 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::resolve;
+    use crate::tokens::models::resolve_public as resolve;
 
     /// The OpenAI cookbook's example ("How to count tokens with tiktoken").
     const COOKBOOK: &str = r#"[
@@ -163,7 +163,7 @@ mod tests {
     ]"#;
 
     fn chat(model: &str, messages: &str, tools: Option<&str>) -> Result<u64, TokError> {
-        count_chat(&resolve(model.as_bytes()).unwrap(), messages.as_bytes(), tools.map(str::as_bytes))
+        count_chat(&Tokens::new(), &resolve(model.as_bytes()).unwrap(), messages.as_bytes(), tools.map(str::as_bytes))
     }
 
     #[test]
@@ -184,7 +184,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plain, parts);
-        assert_eq!(plain, 3 + 1 + count(Encoding::O200kBase, "Describe this picture please") as u64 + 3);
+        assert_eq!(plain, 3 + 1 + Tokens::new().count(Encoding::O200kBase, "Describe this picture please") as u64 + 3);
     }
 
     #[test]
@@ -195,14 +195,14 @@ mod tests {
         let messages = r#"[{"role":"user","content":"Weather in Paris?"}]"#;
         let base = chat("gpt-4o", messages, None).unwrap() as i64;
         let with = chat("gpt-4o", messages, Some(tools)).unwrap() as i64;
-        let c = |s: &str| count(Encoding::O200kBase, s) as i64;
+        let c = |s: &str| Tokens::new().count(Encoding::O200kBase, s) as i64;
         let expected = 7 + c("get_weather:Get the weather") + 3
             + 3 + c("location:string:City and country")
             + 3 - 3 + 3 + c("celsius") + 3 + c("fahrenheit") + c("unit:string:Unit")
             + 12;
         assert_eq!(with - base, expected);
         let gpt4 = chat("gpt-4", messages, Some(tools)).unwrap() as i64 - chat("gpt-4", messages, None).unwrap() as i64;
-        let c4 = |s: &str| count(Encoding::Cl100kBase, s) as i64;
+        let c4 = |s: &str| Tokens::new().count(Encoding::Cl100kBase, s) as i64;
         assert_eq!(gpt4, 10 + c4("get_weather:Get the weather") + 3 + 3 + c4("location:string:City and country")
             + 3 - 3 + 3 + c4("celsius") + 3 + c4("fahrenheit") + c4("unit:string:Unit") + 12);
         assert_eq!(chat("gpt-4o", messages, Some("[]")).unwrap() as i64, base);
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(e, "ERR messages[1] must be an object, not a number");
         let e = chat("gpt-4o", "[]", Some("{}")).unwrap_err().to_string();
         assert_eq!(e, "ERR tools must be a JSON array of tool objects, not an object");
-        let e = count_chat(&resolve(b"gpt-4o").unwrap(), b"[\"\xff\"]", None).unwrap_err().to_string();
+        let e = count_chat(&Tokens::new(), &resolve(b"gpt-4o").unwrap(), b"[\"\xff\"]", None).unwrap_err().to_string();
         assert_eq!(e, "ERR messages is not valid UTF-8 (bad byte at offset 2)");
     }
 }

@@ -193,7 +193,7 @@ fn sweep_expires_full_keys_only() {
 
 impl Limits {
     fn len_for_test(&self) -> usize {
-        crate::keyspace::KeyStore::len(self)
+        crate::family::Family::len(self)
     }
 }
 

@@ -5,7 +5,7 @@
 //! 3. OpenAI model names: exact, then by prefix; `ft:base:org::id` uses `base`.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::RwLock;
 
 use super::{Encoding, TokError};
 
@@ -94,22 +94,47 @@ fn for_encoding(encoding: Encoding) -> Model {
     Model { encoding, chat: chat_format("", encoding), context_window: None, max_output: None }
 }
 
-static PRIVATE: LazyLock<RwLock<HashMap<Vec<u8>, Model>>> = LazyLock::new(|| RwLock::new(HashMap::new()));
-
-fn private() -> std::sync::RwLockReadGuard<'static, HashMap<Vec<u8>, Model>> {
-    PRIVATE.read().unwrap_or_else(|e| e.into_inner())
+/// Private model names (the config file's `models:` section), owned by `Tokens`.
+#[derive(Default)]
+pub struct PrivateModels {
+    map: RwLock<HashMap<Vec<u8>, Model>>,
 }
 
-/// Resolves a model name (bytes as the client sent them).
-pub fn resolve(name: &[u8]) -> Result<Model, TokError> {
-    {
-        let map = private();
-        if !map.is_empty() {
-            if let Some(m) = map.get(name) {
-                return Ok(*m);
+impl PrivateModels {
+    /// Resolves a model name (bytes as the client sent them).
+    pub fn resolve(&self, name: &[u8]) -> Result<Model, TokError> {
+        {
+            let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+            if !map.is_empty() {
+                if let Some(m) = map.get(name) {
+                    return Ok(*m);
+                }
             }
         }
+        resolve_public(name)
     }
+
+    /// Registers a private name (e.g. an Azure deployment) as another model or an encoding;
+    /// `context_window` and `max_output` override what that target has when given.
+    pub fn register(&self, name: &[u8], target: &[u8], context_window: Option<u32>, max_output: Option<u32>) -> Result<Model, TokError> {
+        let base = self.resolve(target)?;
+        let model = Model {
+            context_window: context_window.or(base.context_window),
+            max_output: max_output.or(base.max_output),
+            ..base
+        };
+        self.map.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), model);
+        Ok(model)
+    }
+
+    /// Forgets every private name.
+    pub fn clear(&self) {
+        self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Resolves an encoding or OpenAI model name, without private names.
+pub fn resolve_public(name: &[u8]) -> Result<Model, TokError> {
     let text = std::str::from_utf8(name).map_err(|_| TokError::UnknownModel(String::from_utf8_lossy(name).into_owned()))?;
     if let Some(e) = Encoding::from_name(text) {
         return Ok(for_encoding(e));
@@ -117,27 +142,13 @@ pub fn resolve(name: &[u8]) -> Result<Model, TokError> {
     builtin(text).ok_or_else(|| TokError::UnknownModel(text.to_owned()))
 }
 
-/// Registers a private name (e.g. an Azure deployment) as another model or an encoding;
-/// `context_window` and `max_output` override what that target has when given.
-pub fn register(name: &[u8], target: &[u8], context_window: Option<u32>, max_output: Option<u32>) -> Result<Model, TokError> {
-    let base = resolve(target)?;
-    let model = Model {
-        context_window: context_window.or(base.context_window),
-        max_output: max_output.or(base.max_output),
-        ..base
-    };
-    PRIVATE.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), model);
-    Ok(model)
-}
-
-/// Forgets every private name (the daemon registers the config file's section at start-up).
-pub fn clear_private() {
-    PRIVATE.write().unwrap_or_else(|e| e.into_inner()).clear();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolve(name: &[u8]) -> Result<Model, TokError> {
+        resolve_public(name)
+    }
 
     fn enc(name: &str) -> Encoding {
         resolve(name.as_bytes()).unwrap().encoding
@@ -198,6 +209,8 @@ mod tests {
 
     #[test]
     fn private_names_map_to_models_or_encodings_and_override_windows() {
+        let private = PrivateModels::default();
+        let (register, resolve) = (|n: &[u8], t: &[u8], w, o| private.register(n, t, w, o), |n: &[u8]| private.resolve(n));
         register(b"test-azure-prod", b"gpt-4o", None, Some(4_000)).unwrap();
         let m = resolve(b"test-azure-prod").unwrap();
         assert_eq!((m.encoding, m.context_window, m.max_output), (Encoding::O200kBase, Some(128_000), Some(4_000)));

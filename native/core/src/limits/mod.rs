@@ -315,7 +315,10 @@ impl Limits {
     }
 }
 
-impl crate::keyspace::KeyStore for Limits {
+impl crate::family::Family for Limits {
+    fn name(&self) -> &'static str {
+        "limits"
+    }
     fn len(&self) -> usize {
         self.gcra.len() + self.sliding.len() + self.fixed.len()
     }
@@ -323,6 +326,13 @@ impl crate::keyspace::KeyStore for Limits {
         self.gcra.clear();
         self.sliding.clear();
         self.fixed.clear();
+    }
+    /// No snapshot format yet (the durability work adds it): writes nothing.
+    fn snapshot(&self, _now_ns: i64, _unix_ns_at_now: i64, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+    fn restore(&self, _bytes: &[u8], _now_ns: i64, _unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        Err(crate::family::RestoreError::Unsupported { family: self.name() })
     }
 }
 

@@ -176,8 +176,8 @@ mod tests {
     /// special-token strings and long runs of one character.
     fn fixed_corpus() -> Vec<String> {
         let mut texts: Vec<String> = vec![
-            include_str!("../../../docs/tokens.md").into(),
-            include_str!("../../../README.md").into(),
+            include_str!("../../../../docs/tokens.md").into(),
+            include_str!("../../../../README.md").into(),
             include_str!("chat.rs").into(),
             "The quick brown fox jumps over the lazy dog. Don't we'll THEY'RE I'M".into(),
             "Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.".into(),
@@ -308,7 +308,7 @@ mod tests {
 /// Counting speed in-process, tiktoken-rs against bpe-openai, on a text file (`docs/tokens.md`
 /// says how the measurements were taken). Not a regular test: it measures, and checks only
 /// that the engines agree on what it measured. Run:
-/// `SLUICE_CORPUS=/tmp/corpus.md cargo test --release --manifest-path native/Cargo.toml -- --ignored --nocapture measure_`
+/// `SLUICE_CORPUS=/tmp/corpus.md cargo test --release --manifest-path native/Cargo.toml -p sluice-core -- --ignored --nocapture measure_`
 #[cfg(test)]
 mod measure {
     use std::time::Instant;

@@ -12,12 +12,11 @@ pub mod fast;
 pub mod models;
 
 use std::fmt;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tiktoken_rs::CoreBPE;
 
-pub use models::{Model, resolve};
+pub use models::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {
@@ -142,82 +141,167 @@ pub fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, TokError
     std::str::from_utf8(bytes).map_err(|e| TokError::InvalidUtf8 { what, offset: e.valid_up_to() })
 }
 
-/// The shared count cache (capacity 0 = off; the daemon sets it from its config).
-pub static CACHE: LazyLock<cache::CountCache> = LazyLock::new(cache::CountCache::new);
-
 /// Texts shorter than this are counted without the cache: hashing and locking would cost about
 /// as much as counting them.
 pub const CACHE_MIN_BYTES: usize = 32;
 
-/// Counts `text` as ordinary text, through the cache when it is on.
-pub fn count(encoding: Encoding, text: &str) -> usize {
-    if text.len() < CACHE_MIN_BYTES || !CACHE.enabled() {
-        return encoding.count_text(text);
-    }
-    let key = cache::key(encoding as u8, text.as_bytes());
-    if let Some(n) = CACHE.get(&key) {
-        return n as usize;
-    }
-    let n = encoding.count_text(text);
-    CACHE.insert(key, n as u32);
-    n
-}
-
-/// TOK.WITHIN calls that stopped before the end of their text, and the bytes those left
-/// uncounted (INFO tokens): what the early stop saves, counted rather than timed.
-pub static WITHIN_EARLY_STOPS: AtomicU64 = AtomicU64::new(0);
-pub static WITHIN_BYTES_SKIPPED: AtomicU64 = AtomicU64::new(0);
-
-fn stopped_early(uncounted: usize) {
-    WITHIN_EARLY_STOPS.fetch_add(1, Ordering::Relaxed);
-    WITHIN_BYTES_SKIPPED.fetch_add(uncounted as u64, Ordering::Relaxed);
-}
-
 /// Segments counted between checks of the limit in `count_within`.
 const WITHIN_SEGMENT_BYTES: usize = 8 * 1024;
 
-/// The count if it is at most `limit`, else None. The fast engine checks the limit after every
-/// pre-split piece; tiktoken-rs counts long texts a segment at a time (cut where the encodings'
-/// pre-tokenizer always cuts). Either way counting stops once the limit is passed.
-pub fn count_within(encoding: Encoding, text: &str, limit: u64) -> Option<usize> {
-    // Every token covers at least one byte: a text of at most `limit` bytes is within it.
-    if text.len() as u64 <= limit {
-        return Some(count(encoding, text));
+/// The token family's mutable state: the count cache, the private model names, and TOK.WITHIN's
+/// counters. (The tokenizers themselves are immutable tables shared by the process.)
+pub struct Tokens {
+    /// Counts of repeated texts (capacity 0 = off; the daemon sets it from its config).
+    pub cache: cache::CountCache,
+    models: models::PrivateModels,
+    /// TOK.WITHIN calls that stopped before the end of their text, and the bytes those left
+    /// uncounted (INFO tokens): what the early stop saves, counted rather than timed.
+    within_early_stops: AtomicU64,
+    within_bytes_skipped: AtomicU64,
+}
+
+/// TOK.WITHIN's early-stop counters (INFO tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithinStats {
+    pub early_stops: u64,
+    pub bytes_skipped: u64,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self::new()
     }
-    let cached = text.len() >= CACHE_MIN_BYTES && CACHE.enabled();
-    let key = if cached { Some(cache::key(encoding as u8, text.as_bytes())) } else { None };
-    if let Some(k) = &key {
-        if let Some(n) = CACHE.get(k) {
-            return (n as u64 <= limit).then_some(n as usize);
+}
+
+impl Tokens {
+    pub fn new() -> Tokens {
+        Tokens {
+            cache: cache::CountCache::new(),
+            models: models::PrivateModels::default(),
+            within_early_stops: AtomicU64::new(0),
+            within_bytes_skipped: AtomicU64::new(0),
         }
     }
-    let total = match encoding.fast() {
-        Some(f) => match f.count_within(text, limit) {
-            Ok(n) => n,
-            Err(counted) => {
-                stopped_early(text.len() - counted);
-                return None;
+
+    /// Resolves a model name (bytes as the client sent them): private names first, then
+    /// encoding and OpenAI model names (see `models`).
+    pub fn resolve(&self, name: &[u8]) -> Result<Model, TokError> {
+        self.models.resolve(name)
+    }
+
+    /// Registers a private name (e.g. an Azure deployment) as another model or an encoding;
+    /// `context_window` and `max_output` override what that target has when given.
+    pub fn register_model(&self, name: &[u8], target: &[u8], context_window: Option<u32>, max_output: Option<u32>) -> Result<Model, TokError> {
+        self.models.register(name, target, context_window, max_output)
+    }
+
+    /// Forgets every private name (the daemon registers the config file's section again).
+    pub fn clear_models(&self) {
+        self.models.clear()
+    }
+
+    pub fn within_stats(&self) -> WithinStats {
+        WithinStats {
+            early_stops: self.within_early_stops.load(Ordering::Relaxed),
+            bytes_skipped: self.within_bytes_skipped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Zeroes the cache's hit and miss counts and TOK.WITHIN's counters.
+    pub fn reset_stats(&self) {
+        self.cache.reset_stats();
+        self.within_early_stops.store(0, Ordering::Relaxed);
+        self.within_bytes_skipped.store(0, Ordering::Relaxed);
+    }
+
+    /// TOK.CHAT: see `chat::count_chat`.
+    pub fn count_chat(&self, model: &Model, messages: &[u8], tools: Option<&[u8]>) -> Result<u64, TokError> {
+        chat::count_chat(self, model, messages, tools)
+    }
+
+    fn stopped_early(&self, uncounted: usize) {
+        self.within_early_stops.fetch_add(1, Ordering::Relaxed);
+        self.within_bytes_skipped.fetch_add(uncounted as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `text` as ordinary text, through the cache when it is on.
+    pub fn count(&self, encoding: Encoding, text: &str) -> usize {
+        if text.len() < CACHE_MIN_BYTES || !self.cache.enabled() {
+            return encoding.count_text(text);
+        }
+        let key = cache::key(encoding as u8, text.as_bytes());
+        if let Some(n) = self.cache.get(&key) {
+            return n as usize;
+        }
+        let n = encoding.count_text(text);
+        self.cache.insert(key, n as u32);
+        n
+    }
+
+    /// The count if it is at most `limit`, else None. The fast engine checks the limit after
+    /// every pre-split piece; tiktoken-rs counts long texts a segment at a time (cut where the
+    /// encodings' pre-tokenizer always cuts). Either way counting stops once the limit is passed.
+    pub fn count_within(&self, encoding: Encoding, text: &str, limit: u64) -> Option<usize> {
+        // Every token covers at least one byte: a text of at most `limit` bytes is within it.
+        if text.len() as u64 <= limit {
+            return Some(self.count(encoding, text));
+        }
+        let cached = text.len() >= CACHE_MIN_BYTES && self.cache.enabled();
+        let key = if cached { Some(cache::key(encoding as u8, text.as_bytes())) } else { None };
+        if let Some(k) = &key {
+            if let Some(n) = self.cache.get(k) {
+                return (n as u64 <= limit).then_some(n as usize);
             }
-        },
-        None => {
-            let bpe = encoding.bpe();
-            let mut total = 0usize;
-            let mut counted = 0usize;
-            for seg in segments(text, WITHIN_SEGMENT_BYTES) {
-                total += bpe.encode_ordinary(seg).len();
-                counted += seg.len();
-                if total as u64 > limit {
-                    stopped_early(text.len() - counted);
+        }
+        let total = match encoding.fast() {
+            Some(f) => match f.count_within(text, limit) {
+                Ok(n) => n,
+                Err(counted) => {
+                    self.stopped_early(text.len() - counted);
                     return None;
                 }
+            },
+            None => {
+                let bpe = encoding.bpe();
+                let mut total = 0usize;
+                let mut counted = 0usize;
+                for seg in segments(text, WITHIN_SEGMENT_BYTES) {
+                    total += bpe.encode_ordinary(seg).len();
+                    counted += seg.len();
+                    if total as u64 > limit {
+                        self.stopped_early(text.len() - counted);
+                        return None;
+                    }
+                }
+                total
             }
-            total
+        };
+        if let Some(k) = key {
+            self.cache.insert(k, total as u32);
         }
-    };
-    if let Some(k) = key {
-        CACHE.insert(k, total as u32);
+        Some(total)
     }
-    Some(total)
+}
+
+/// Tokens is a family so that the one list in `Core` covers every stateful part, but it holds
+/// no client keys: its count cache is derived data and its private model names are
+/// configuration. So it counts no keys and FLUSHALL leaves it as it is (as before the family
+/// list existed); its snapshot will be empty for the same reasons.
+impl crate::family::Family for Tokens {
+    fn name(&self) -> &'static str {
+        "tokens"
+    }
+    fn len(&self) -> usize {
+        0
+    }
+    fn clear(&self) {}
+    /// Nothing to keep: see the impl's comment. Writes nothing.
+    fn snapshot(&self, _now_ns: i64, _unix_ns_at_now: i64, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+    fn restore(&self, _bytes: &[u8], _now_ns: i64, _unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        Err(crate::family::RestoreError::Unsupported { family: self.name() })
+    }
 }
 
 /// Splits text into pieces of at least `min_len` bytes (except the last) at positions where
@@ -288,15 +372,15 @@ mod tests {
 
     #[test]
     fn counts_known_values() {
-        assert_eq!(count(Encoding::Cl100kBase, "hello world"), 2);
-        assert_eq!(count(Encoding::O200kBase, "hello world"), 2);
-        assert_eq!(count(Encoding::Cl100kBase, ""), 0);
+        assert_eq!(Tokens::new().count(Encoding::Cl100kBase, "hello world"), 2);
+        assert_eq!(Tokens::new().count(Encoding::O200kBase, "hello world"), 2);
+        assert_eq!(Tokens::new().count(Encoding::Cl100kBase, ""), 0);
     }
 
     #[test]
     fn special_token_strings_are_ordinary_text() {
         for e in Encoding::ALL {
-            let n = count(e, "<|endoftext|>");
+            let n = Tokens::new().count(e, "<|endoftext|>");
             assert!(n > 1, "{} counted <|endoftext|> as {n}", e.name());
             let ids = encode(e, "<|endoftext|>");
             let special = e.bpe().encode_with_special_tokens("<|endoftext|>");
@@ -328,12 +412,13 @@ mod tests {
     fn within_stops_at_the_limit() {
         // Both engines: bpe-openai (o200k_base) and tiktoken-rs segments (r50k_base).
         let text = CORPUS.repeat(100);
+        let tok = Tokens::new();
         for e in [Encoding::O200kBase, Encoding::R50kBase] {
             let n = e.bpe().encode_ordinary(&text).len();
-            assert_eq!(count_within(e, &text, n as u64), Some(n), "{}", e.name());
-            assert_eq!(count_within(e, &text, n as u64 - 1), None, "{}", e.name());
-            assert_eq!(count_within(e, &text, 10), None, "{}", e.name());
-            assert_eq!(count_within(e, "", 0), Some(0), "{}", e.name());
+            assert_eq!(tok.count_within(e, &text, n as u64), Some(n), "{}", e.name());
+            assert_eq!(tok.count_within(e, &text, n as u64 - 1), None, "{}", e.name());
+            assert_eq!(tok.count_within(e, &text, 10), None, "{}", e.name());
+            assert_eq!(tok.count_within(e, "", 0), Some(0), "{}", e.name());
         }
     }
 
@@ -341,7 +426,7 @@ mod tests {
     fn encode_decode_round_trip() {
         for e in Encoding::ALL {
             let ids = encode(e, CORPUS);
-            assert_eq!(ids.len(), count(e, CORPUS));
+            assert_eq!(ids.len(), Tokens::new().count(e, CORPUS));
             assert_eq!(decode(e, &ids).unwrap(), CORPUS.as_bytes());
         }
         let err = decode(Encoding::Cl100kBase, &[1, 999_999_999]).unwrap_err();

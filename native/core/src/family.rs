@@ -1,0 +1,50 @@
+//! What every stateful part of the core is to the rest of it: a family of keys that can be
+//! counted (DBSIZE), dropped (FLUSHALL) and, in the durability work that comes next, written
+//! to and read back from a snapshot. `Core::families` lists them all.
+
+use std::fmt;
+
+/// Why a snapshot could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreError {
+    /// This family has no snapshot format yet (no family has one before the durability work).
+    Unsupported { family: &'static str },
+    /// The bytes are not a snapshot this family wrote.
+    Corrupt { family: &'static str, detail: String },
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::Unsupported { family } => write!(f, "the {family} family has no snapshot format yet"),
+            RestoreError::Corrupt { family, detail } => write!(f, "bad {family} snapshot: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
+pub trait Family: Sync {
+    /// The family's name (in INFO, snapshot sections and errors).
+    fn name(&self) -> &'static str;
+
+    /// Keys currently held (entries already expired but not swept yet included).
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every key (FLUSHALL).
+    fn clear(&self);
+
+    /// Appends the family's state at `now_ns` (monotonic) to `out`, with instants made
+    /// absolute through `unix_ns_at_now`, so a later process can restore it. Returns whether
+    /// it wrote anything: no family has a format yet, and each writes nothing and returns
+    /// false until the durability work gives it one.
+    fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool;
+
+    /// Replaces the family's state with what `snapshot` wrote; returns the keys restored.
+    /// `Err(RestoreError::Unsupported)` until the family has a snapshot format.
+    fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, RestoreError>;
+}
