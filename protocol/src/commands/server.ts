@@ -119,6 +119,10 @@ export const serverCommands: CommandSpec[] = [
   }),
   server('time', { arity: 1, flags: ['loading', 'stale', 'fast'], acl: ['fast'], summary: 'Returns the server time: seconds and microseconds.' }),
   command({ name: 'dbsize', arity: 1, flags: ['readonly', 'fast'], group: 'server', since: SINCE, acl: ['keyspace', 'read', 'fast'], summary: 'Returns how many keys Sluice holds across all families.' }),
+  server('monitor', {
+    arity: 1, flags: ['admin', 'noscript', 'loading', 'stale'], acl: ['admin', 'slow', 'dangerous'],
+    summary: 'Streams every command the daemon runs, as Redis does (AUTH and HELLO are not shown).',
+  }),
   command({
     name: 'flushall', arity: -1, flags: ['write'], group: 'server', since: SINCE, acl: ['keyspace', 'write', 'slow', 'dangerous'],
     summary: 'Removes every key of every family (limits, leases, caches).',
