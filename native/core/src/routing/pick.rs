@@ -257,7 +257,7 @@ impl Router {
         let mut guard = lock(&group.state);
         let st = &mut *guard;
         let tag_filter = settings.enable_tag_filtering && tag_mask(st, req.tags, settings.tag_filtering_match_any);
-        if settings.enable_tag_filtering && !tag_filter && !req.tags.is_empty() {
+        if tag_filter && !st.tag_ok.iter().any(|&ok| ok) {
             let mut r = Refusal::new(RefusalKind::NoDeploymentWithTags, &group.name);
             r.untagged = st.slots.len() as u32;
             return Err(r);
