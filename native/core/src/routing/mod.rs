@@ -148,9 +148,10 @@ impl Router {
     pub fn list(&self, group: &str, now: u64) -> Option<Vec<DeploymentView>> {
         let g = self.group(group)?;
         let settings = self.settings();
-        let minute = self.unix_ms(now) / 60_000;
+        let unix_ms = self.unix_ms(now);
+        let minute = (unix_ms / 60_000) as u32;
         let st = lock(&g.state);
-        Some(st.slots.iter().map(|s| s.view(now, minute, self.unix_ms(now), &settings)).collect())
+        Some(st.slots.iter().zip(&st.hot).map(|(s, h)| s.view(h, now, minute, unix_ms, &settings)).collect())
     }
 
     /// Replace every group and the settings at once (ROUTE.RELOAD / SIGHUP): `model_list` is
@@ -187,7 +188,7 @@ impl Router {
         let Some(g) = self.group(group) else { return false };
         let mut st = lock(&g.state);
         let Some(&i) = st.index.get(id) else { return false };
-        st.slots[i].live.cooldown_until_ns = if ms == 0 { 0 } else { now.saturating_add(ms * 1_000_000) };
+        st.hot[i].cooldown_until_ns = if ms == 0 { 0 } else { now.saturating_add(ms * 1_000_000) };
         true
     }
 

@@ -2,7 +2,7 @@
 
 use super::config::{Settings, Strategy};
 use super::cooldown::{self, GroupShape};
-use super::state::{Group, GroupState, LeaseInfo};
+use super::state::{Group, GroupState, Hot, LeaseInfo, Slot};
 use super::{ConfigError, DEFAULT_LEASE_TTL_MS, Deployment, Router, lock};
 use std::sync::Arc;
 
@@ -184,7 +184,7 @@ enum Block {
 struct Clock {
     now: u64,
     unix_ms: u64,
-    minute: u64,
+    minute: u32,
 }
 
 /// Exhausted provider budgets for this pick: (provider, ms until its window ends).
@@ -195,7 +195,7 @@ impl Router {
     pub fn pick(&self, req: &PickRequest, now: u64) -> Result<Pick, Refusal> {
         let settings = self.settings();
         let unix_ms = self.unix_ms(now);
-        let clock = Clock { now, unix_ms, minute: unix_ms / 60_000 };
+        let clock = Clock { now, unix_ms, minute: (unix_ms / 60_000) as u32 };
         let spent = self.spent_providers(&settings, unix_ms);
         let strategy = req.strategy.unwrap_or(settings.strategy);
         let first = match self.resolve(req.group, &settings) {
@@ -262,17 +262,25 @@ impl Router {
             r.untagged = st.slots.len() as u32;
             return Err(r);
         }
-        let max_parallel_default = settings.default_max_parallel_requests;
         let ttl_ns = settings.latency_ttl_ms.saturating_mul(1_000_000);
         let mut candidates = std::mem::take(&mut st.candidates);
         candidates.clear();
         let mut best_order = i64::MAX;
         let mut any = false;
-        for (i, slot) in st.slots.iter_mut().enumerate() {
-            if blocked(slot, i, st.tag_ok.as_slice(), tag_filter, req, settings, spent, clock, max_parallel_default).is_some() {
+        // The scan: everything it reads for a deployment without budget/context limits is in
+        // its `Hot` entry; excluded ids and tags only cost when the request has them.
+        let check_ids = !req.exclude.is_empty();
+        for i in 0..st.hot.len() {
+            if (check_ids || tag_filter || st.hot[i].cold_checks || !spent.is_empty())
+                && blocked_cold(&st.slots[i], &st.hot[i], i, &st.tag_ok, tag_filter, req, settings, spent, clock).is_some()
+            {
                 continue;
             }
-            let order = slot.cfg.order.unwrap_or(i64::MAX);
+            let hot = &mut st.hot[i];
+            if blocked_hot(hot, req.tokens, clock, settings.default_max_parallel_requests).is_some() {
+                continue;
+            }
+            let order = hot.order;
             if !any || order < best_order {
                 candidates.clear();
                 best_order = order;
@@ -290,29 +298,28 @@ impl Router {
         let chosen = choose(st, &candidates, strategy, settings, ttl_ns, clock.now, &mut rng) as usize;
         st.candidates = candidates;
 
-        // Step 5: reserve.
-        let slot = &mut st.slots[chosen];
-        slot.live.roll_minute(clock.minute);
-        slot.live.in_flight += 1;
-        slot.live.rpm_used += 1;
-        slot.live.tpm_used += req.tokens;
+        // Step 5: reserve (the scan rolled the minute already).
+        let hot = &mut st.hot[chosen];
+        hot.in_flight += 1;
+        hot.rpm_used += 1;
+        hot.tpm_used += req.tokens;
+        let cfg = st.slots[chosen].cfg.clone();
         let lease_no = self.new_lease_no();
         let expires_ns = clock.now.saturating_add(req.ttl_ms.unwrap_or(DEFAULT_LEASE_TTL_MS).saturating_mul(1_000_000));
-        let pick = Pick {
-            deployment: slot.cfg.clone(),
+        st.leases.insert(
+            lease_no,
+            LeaseInfo { id: cfg.id.clone(), slot: chosen as u32, tokens: req.tokens, minute: clock.minute, expires_ns },
+        );
+        drop(guard);
+        lock(&self.leases).insert(lease_no, group.clone(), expires_ns);
+        Ok(Pick {
+            deployment: cfg,
             lease_tag: group.hash_tag.clone(),
             lease_no,
             group: group.name.clone(),
             fallback_from: None,
             tokens: req.tokens,
-        };
-        st.leases.insert(
-            lease_no,
-            LeaseInfo { id: slot.cfg.id.clone(), slot: chosen as u32, tokens: req.tokens, minute: clock.minute, expires_ns },
-        );
-        drop(guard);
-        lock(&self.leases).insert(lease_no, group.clone(), expires_ns);
-        Ok(pick)
+        })
     }
 
     /// ROUTE.DONE. Ok(true) if the lease was open, Ok(false) if already done or expired;
@@ -338,26 +345,26 @@ impl Router {
         };
         let settings = self.settings();
         let unix_ms = self.unix_ms(now);
-        let minute = unix_ms / 60_000;
+        let minute = (unix_ms / 60_000) as u32;
         let mut st = lock(&group.state);
         let Some(info) = st.leases.remove(&lease_no) else { return Ok(false) };
         let Some(i) = st.slot_of(&info.id, info.slot) else { return Ok(true) };
         let single = st.slots.len() == 1;
-        let has_fallbacks = !fallback_groups(&settings, &group.name, &group.name, RefusalKind::Busy).is_empty();
-        let slot = &mut st.slots[i];
+        let GroupState { slots, hot, .. } = &mut *st;
+        let (slot, hot) = (&mut slots[i], &mut hot[i]);
         let live = &mut slot.live;
-        live.in_flight = live.in_flight.saturating_sub(1);
+        hot.in_flight = hot.in_flight.saturating_sub(1);
         let actual = match outcome.tokens {
             Tokens::Unknown => None,
             Tokens::Total(t) => Some(t),
             Tokens::Split { input, output } => Some(input + output),
         };
         if let Some(actual) = actual {
-            if live.minute == info.minute && minute == info.minute {
-                live.tpm_used = live.tpm_used.saturating_sub(info.tokens) + actual;
+            if hot.minute == info.minute && minute == info.minute {
+                hot.tpm_used = hot.tpm_used.saturating_sub(info.tokens) + actual;
             } else {
-                live.roll_minute(minute);
-                live.tpm_used += actual;
+                hot.roll_minute(minute);
+                hot.tpm_used += actual;
             }
         }
         let ttl_ns = settings.latency_ttl_ms.saturating_mul(1_000_000);
@@ -371,16 +378,17 @@ impl Router {
                 (None, None, _) => None,
             };
             if let Some(sample) = sample {
-                live.add_latency(sample, now, ttl_ns);
+                live.add_latency(hot, sample, now, ttl_ns);
             }
         } else {
             if cooldown::ErrorKind::of(outcome.status) == cooldown::ErrorKind::Timeout {
-                live.add_latency(TIMEOUT_PENALTY_MS, now, ttl_ns);
+                live.add_latency(hot, TIMEOUT_PENALTY_MS, now, ttl_ns);
             }
+            let has_fallbacks = !fallback_groups(&settings, &group.name, &group.name, RefusalKind::Busy).is_empty();
             let shape = GroupShape { single, lone: single && !has_fallbacks };
             if cooldown::on_failure(&cfg, &settings, &shape, &mut live.failures, outcome.status, now) {
                 let ms = cooldown::cooldown_ms(&cfg, &settings);
-                live.cooldown_until_ns = live.cooldown_until_ns.max(now.saturating_add(ms * 1_000_000));
+                hot.cooldown_until_ns = hot.cooldown_until_ns.max(now.saturating_add(ms * 1_000_000));
             }
         }
         // Budgets: what the reported tokens cost. TOKENS total without a split is priced as input.
@@ -450,10 +458,12 @@ fn tag_mask(st: &mut GroupState, tags: &[&str], match_any: bool) -> bool {
     any_default || !tags.is_empty()
 }
 
+/// The checks that need a deployment's config: excluded, tags, budgets, provider budget,
+/// context window.
 #[allow(clippy::too_many_arguments)]
-#[inline]
-fn blocked(
-    slot: &mut super::state::Slot,
+fn blocked_cold(
+    slot: &Slot,
+    hot: &Hot,
     i: usize,
     tag_ok: &[bool],
     tag_filter: bool,
@@ -461,7 +471,6 @@ fn blocked(
     settings: &Settings,
     spent: &SpentProviders,
     clock: &Clock,
-    default_parallel: Option<u64>,
 ) -> Option<Block> {
     let cfg = &*slot.cfg;
     if !req.exclude.is_empty() && req.exclude.iter().any(|e| *e == &*cfg.id) {
@@ -470,49 +479,38 @@ fn blocked(
     if tag_filter && !tag_ok[i] {
         return Some(Block::Untagged);
     }
-    let live = &mut slot.live;
-    if live.cooldown_until_ns > clock.now {
+    if hot.cooldown_until_ns > clock.now {
         return Some(Block::Cooling);
     }
-    live.roll_minute(clock.minute);
-    if let Some(rpm) = cfg.rpm {
-        if live.rpm_used + 1 > rpm {
-            return Some(Block::Rpm);
-        }
-    }
-    if let Some(tpm) = cfg.tpm {
-        if live.tpm_used + req.tokens > tpm {
-            return Some(Block::Tpm);
-        }
-    }
-    let max_parallel = cfg
-        .max_parallel_requests
-        .or(cfg.rpm)
-        .or(cfg.tpm.map(|t| ((t as f64 / 1000.0 * 6.0) as u64).max(1)))
-        .or(default_parallel);
-    if let Some(max) = max_parallel {
-        if live.in_flight >= max {
-            return Some(Block::Parallel);
-        }
-    }
-    if let (Some(max_budget), Some(d)) = (cfg.max_budget, cfg.budget_duration_ms) {
-        if d > 0 && live.budget_spent(clock.unix_ms / d) >= max_budget {
-            return Some(Block::Budget);
-        }
-    } else if let Some(max_budget) = cfg.max_budget {
-        if live.budget_spent >= max_budget {
+    if let Some(max_budget) = cfg.max_budget {
+        if slot.live.budget_spent_now(cfg, clock.unix_ms) >= max_budget {
             return Some(Block::Budget);
         }
     }
     if !spent.is_empty() && spent.iter().any(|(p, _)| *p == cfg.provider) {
         return Some(Block::Budget);
     }
-    if settings.enable_pre_call_checks {
-        if let Some(max_in) = cfg.max_input_tokens {
-            if req.tokens > max_in {
-                return Some(Block::Context);
-            }
-        }
+    if settings.enable_pre_call_checks && cfg.max_input_tokens.is_some_and(|m| req.tokens > m) {
+        return Some(Block::Context);
+    }
+    None
+}
+
+/// The checks on live counters (rolls the minute window).
+#[inline]
+fn blocked_hot(hot: &mut Hot, tokens: u64, clock: &Clock, default_parallel: Option<u64>) -> Option<Block> {
+    if hot.cooldown_until_ns > clock.now {
+        return Some(Block::Cooling);
+    }
+    hot.roll_minute(clock.minute);
+    if hot.rpm_used as u64 + 1 > hot.rpm_limit as u64 {
+        return Some(Block::Rpm);
+    }
+    if hot.tpm_used.saturating_add(tokens) > hot.tpm_limit {
+        return Some(Block::Tpm);
+    }
+    if hot.max_parallel(default_parallel).is_some_and(|max| hot.in_flight as u64 >= max) {
+        return Some(Block::Parallel);
     }
     None
 }
@@ -529,13 +527,16 @@ fn refuse(
 ) -> Refusal {
     let mut r = Refusal::new(RefusalKind::Busy, &group.name);
     let mut earliest: Option<u64> = None;
-    let minute_end_ms = (clock.minute + 1) * 60_000 - clock.unix_ms;
+    let minute_end_ms = (clock.minute as u64 + 1) * 60_000 - clock.unix_ms;
     let tag_ok = std::mem::take(&mut st.tag_ok);
     for i in 0..st.slots.len() {
-        let Some(block) = blocked(&mut st.slots[i], i, &tag_ok, tag_filter, req, settings, spent, clock, settings.default_max_parallel_requests) else {
-            continue;
+        let block = match blocked_cold(&st.slots[i], &st.hot[i], i, &tag_ok, tag_filter, req, settings, spent, clock) {
+            Some(b) => Some(b),
+            None => blocked_hot(&mut st.hot[i], req.tokens, clock, settings.default_max_parallel_requests),
         };
+        let Some(block) = block else { continue };
         let slot = &st.slots[i];
+        let hot = &st.hot[i];
         let cfg = &slot.cfg;
         let live = &slot.live;
         match block {
@@ -554,25 +555,25 @@ fn refuse(
         // When could this deployment take the request? The latest of its blockers' ends.
         let mut free_ms: u64 = 0;
         let mut hopeless = false;
-        if live.cooldown_until_ns > clock.now {
-            free_ms = free_ms.max((live.cooldown_until_ns - clock.now).div_ceil(1_000_000));
+        if hot.cooldown_until_ns > clock.now {
+            free_ms = free_ms.max((hot.cooldown_until_ns - clock.now).div_ceil(1_000_000));
         }
-        if cfg.rpm.is_some_and(|rpm| live.rpm_used + 1 > rpm) {
+        if cfg.rpm.is_some_and(|rpm| hot.rpm_used as u64 + 1 > rpm) {
             hopeless |= cfg.rpm == Some(0);
             free_ms = free_ms.max(minute_end_ms);
         }
         if let Some(tpm) = cfg.tpm {
             if req.tokens > tpm {
                 hopeless = true;
-            } else if live.tpm_used + req.tokens > tpm {
+            } else if hot.tpm_used + req.tokens > tpm {
                 free_ms = free_ms.max(minute_end_ms);
             }
         }
         if settings.enable_pre_call_checks && cfg.max_input_tokens.is_some_and(|m| req.tokens > m) {
             hopeless = true;
         }
-        let max_parallel = slot.max_parallel(settings);
-        if max_parallel.is_some_and(|m| live.in_flight >= m) {
+        let max_parallel = hot.max_parallel(settings.default_max_parallel_requests);
+        if max_parallel.is_some_and(|m| hot.in_flight as u64 >= m) {
             hopeless |= max_parallel == Some(0);
             let first_expiry = st
                 .leases
@@ -649,12 +650,13 @@ fn choose(
     if candidates.len() == 1 {
         return candidates[0];
     }
-    let slots = &mut st.slots;
+    let GroupState { slots, hot, .. } = st;
+    let hot = hot.as_mut_slice();
     // Random among the candidates minimising `key` (reservoir sampling over ties).
-    let mut lowest = |slots: &mut Vec<super::state::Slot>, key: &mut dyn FnMut(&mut super::state::Slot) -> f64| {
+    let mut lowest = |hot: &mut [Hot], key: &mut dyn FnMut(usize, &mut Hot) -> f64| {
         let (mut best, mut best_key, mut ties) = (candidates[0], f64::INFINITY, 0u64);
         for &c in candidates {
-            let k = key(&mut slots[c as usize]);
+            let k = key(c as usize, &mut hot[c as usize]);
             if k < best_key {
                 best = c;
                 best_key = k;
@@ -669,14 +671,19 @@ fn choose(
         (best, best_key)
     };
     match strategy {
-        Strategy::LeastBusy => lowest(slots, &mut |s| s.live.in_flight as f64).0,
-        Strategy::UsageBased => lowest(slots, &mut |s| s.live.tpm_used as f64).0,
-        Strategy::CostBased => {
-            lowest(slots, &mut |s| s.cfg.input_cost_per_token + s.cfg.output_cost_per_token).0
-        }
+        Strategy::LeastBusy => lowest(hot, &mut |_, h| h.in_flight as f64).0,
+        Strategy::UsageBased => lowest(hot, &mut |_, h| h.tpm_used as f64).0,
+        Strategy::CostBased => lowest(hot, &mut |_, h| h.cost).0,
         Strategy::LatencyBased => {
             let buffer = settings.lowest_latency_buffer;
-            let (best, best_latency) = lowest(slots, &mut |s| s.live.latency_avg(now, ttl_ns).unwrap_or(0.0));
+            // No sample within the TTL counts as 0: untried deployments get tried.
+            let mut latency = |i: usize, h: &mut Hot| -> f64 {
+                if now >= h.latency_valid_until_ns {
+                    slots[i].live.refresh_latency(h, now, ttl_ns);
+                }
+                if h.latency_avg.is_nan() { 0.0 } else { h.latency_avg }
+            };
+            let (best, best_latency) = lowest(hot, &mut latency);
             if buffer <= 0.0 {
                 return best;
             }
@@ -684,7 +691,7 @@ fn choose(
             let mut within = 0u64;
             let mut chosen = best;
             for &c in candidates {
-                if slots[c as usize].live.latency_avg(now, ttl_ns).unwrap_or(0.0) <= limit {
+                if latency(c as usize, &mut hot[c as usize]) <= limit {
                     within += 1;
                     if rng.below(within) == 0 {
                         chosen = c;
@@ -696,24 +703,24 @@ fn choose(
         Strategy::SimpleShuffle => {
             // LiteLLM: weights by `weight`, else `rpm`, else `tpm` (the first with a positive
             // maximum among candidates), else uniform.
-            let metrics: [fn(&Deployment) -> f64; 3] = [
-                |d| d.weight.unwrap_or(0.0),
-                |d| d.rpm.map_or(0.0, |x| x as f64),
-                |d| d.tpm.map_or(0.0, |x| x as f64),
+            let metrics: [fn(&Hot) -> f64; 3] = [
+                |h| h.weight,
+                |h| if h.rpm_limit == u32::MAX { 0.0 } else { h.rpm_limit as f64 },
+                |h| if h.tpm_limit == u64::MAX { 0.0 } else { h.tpm_limit as f64 },
             ];
             for metric in metrics {
-                let total: f64 = candidates.iter().map(|&c| metric(&slots[c as usize].cfg)).sum();
+                let total: f64 = candidates.iter().map(|&c| metric(&hot[c as usize])).sum();
                 if total > 0.0 {
                     let mut target = rng.unit() * total;
                     for &c in candidates {
-                        let w = metric(&slots[c as usize].cfg);
+                        let w = metric(&hot[c as usize]);
                         if target < w {
                             return c;
                         }
                         target -= w;
                     }
                     // Rounding left a sliver: the last positive weight takes it.
-                    return *candidates.iter().rev().find(|&&c| metric(&slots[c as usize].cfg) > 0.0).unwrap_or(&candidates[0]);
+                    return *candidates.iter().rev().find(|&&c| metric(&hot[c as usize]) > 0.0).unwrap_or(&candidates[0]);
                 }
             }
             candidates[rng.below(candidates.len() as u64) as usize]

@@ -5,6 +5,7 @@ use super::config::{Deployment, Settings};
 use super::cooldown::FailureState;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
+use rustc_hash::FxHashMap;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -23,29 +24,78 @@ pub fn hash_tag(group: &str) -> &str {
     group
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Live {
-    pub in_flight: u64,
-    /// Unix minute the rpm/tpm counters belong to.
-    pub minute: u64,
-    pub rpm_used: u64,
-    pub tpm_used: u64,
+/// What every pick reads, packed together for all deployments of a group (`GroupState::hot`),
+/// so a scan over 1000 deployments touches ~100 KB instead of each deployment's config and
+/// history. Config-derived fields are refreshed by `configure`; the rest is live state.
+#[derive(Debug, Clone)]
+pub struct Hot {
     pub cooldown_until_ns: u64,
-    pub failures: FailureState,
-    /// Latency samples (ms, or ms per output token) with the monotonic time they were taken.
-    pub latency: [(f64, u64); LATENCY_SAMPLES],
-    pub latency_len: usize,
-    pub latency_next: usize,
-    /// Cached average over samples within the TTL, valid until `latency_valid_until_ns`.
-    pub latency_avg: Option<f64>,
+    pub tpm_used: u64,
+    /// u64::MAX = no tpm limit.
+    pub tpm_limit: u64,
+    /// Cached average latency over samples within the TTL (NaN = no sample), valid until
+    /// `latency_valid_until_ns` (when the oldest counted sample expires).
+    pub latency_avg: f64,
     pub latency_valid_until_ns: u64,
-    /// Budget window index (unix ms / budget_duration) and what was spent in it.
-    pub budget_window: u64,
-    pub budget_spent: f64,
+    pub order: i64,
+    pub weight: f64,
+    pub cost: f64,
+    /// Unix minute the rpm/tpm counters belong to.
+    pub minute: u32,
+    pub rpm_used: u32,
+    /// u32::MAX = no rpm limit.
+    pub rpm_limit: u32,
+    pub in_flight: u32,
+    /// From max_parallel_requests/rpm/tpm (see `own_max_parallel`); u32::MAX = none of them,
+    /// and `default_max_parallel_requests` applies.
+    pub max_parallel: u32,
+    /// Needs a look at the cold data: budget or context window.
+    pub cold_checks: bool,
 }
 
-impl Live {
-    pub fn roll_minute(&mut self, minute: u64) {
+impl Default for Hot {
+    fn default() -> Self {
+        Hot {
+            cooldown_until_ns: 0,
+            tpm_used: 0,
+            tpm_limit: u64::MAX,
+            latency_avg: f64::NAN,
+            latency_valid_until_ns: u64::MAX,
+            order: i64::MAX,
+            weight: 0.0,
+            cost: 0.0,
+            minute: 0,
+            rpm_used: 0,
+            rpm_limit: u32::MAX,
+            in_flight: 0,
+            max_parallel: u32::MAX,
+            cold_checks: false,
+        }
+    }
+}
+
+fn clamp_u32(x: u64) -> u32 {
+    x.min(u32::MAX as u64 - 1) as u32
+}
+
+/// LiteLLM's `calculate_max_parallel_requests` without the router default: max_parallel_requests,
+/// else rpm, else tpm/1000*6 (at least 1).
+pub fn own_max_parallel(c: &Deployment) -> Option<u64> {
+    c.max_parallel_requests.or(c.rpm).or(c.tpm.map(|t| ((t as f64 / 1000.0 * 6.0) as u64).max(1)))
+}
+
+impl Hot {
+    pub fn configure(&mut self, c: &Deployment) {
+        self.tpm_limit = c.tpm.unwrap_or(u64::MAX);
+        self.rpm_limit = c.rpm.map_or(u32::MAX, clamp_u32);
+        self.order = c.order.unwrap_or(i64::MAX);
+        self.weight = c.weight.unwrap_or(0.0);
+        self.cost = c.input_cost_per_token + c.output_cost_per_token;
+        self.max_parallel = own_max_parallel(c).map_or(u32::MAX, clamp_u32);
+        self.cold_checks = c.max_budget.is_some() || c.max_input_tokens.is_some();
+    }
+
+    pub fn roll_minute(&mut self, minute: u32) {
         if self.minute != minute {
             self.minute = minute;
             self.rpm_used = 0;
@@ -53,15 +103,34 @@ impl Live {
         }
     }
 
-    pub fn add_latency(&mut self, sample: f64, now: u64, ttl_ns: u64) {
+    pub fn max_parallel(&self, default: Option<u64>) -> Option<u64> {
+        if self.max_parallel != u32::MAX { Some(self.max_parallel as u64) } else { default }
+    }
+}
+
+/// The rest of a deployment's live state: read when a request finishes, or for ROUTE.LIST.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub failures: FailureState,
+    /// Latency samples (ms, or ms per output token) with the monotonic time they were taken.
+    pub latency: [(f64, u64); LATENCY_SAMPLES],
+    pub latency_len: usize,
+    pub latency_next: usize,
+    /// Budget window index (unix ms / budget_duration) and what was spent in it.
+    pub budget_window: u64,
+    pub budget_spent: f64,
+}
+
+impl Live {
+    pub fn add_latency(&mut self, hot: &mut Hot, sample: f64, now: u64, ttl_ns: u64) {
         self.latency[self.latency_next] = (sample, now);
         self.latency_next = (self.latency_next + 1) % LATENCY_SAMPLES;
         self.latency_len = (self.latency_len + 1).min(LATENCY_SAMPLES);
-        self.refresh_latency(now, ttl_ns);
+        self.refresh_latency(hot, now, ttl_ns);
     }
 
     /// Recompute the cached average; it stays valid until the oldest counted sample expires.
-    pub fn refresh_latency(&mut self, now: u64, ttl_ns: u64) {
+    pub fn refresh_latency(&self, hot: &mut Hot, now: u64, ttl_ns: u64) {
         let (mut sum, mut n, mut oldest) = (0.0, 0u32, u64::MAX);
         for &(value, at) in &self.latency[..self.latency_len] {
             if now < at.saturating_add(ttl_ns) {
@@ -70,56 +139,50 @@ impl Live {
                 oldest = oldest.min(at);
             }
         }
-        self.latency_avg = (n > 0).then(|| sum / n as f64);
-        self.latency_valid_until_ns = if n > 0 { oldest.saturating_add(ttl_ns) } else { u64::MAX };
+        hot.latency_avg = if n > 0 { sum / n as f64 } else { f64::NAN };
+        hot.latency_valid_until_ns = if n > 0 { oldest.saturating_add(ttl_ns) } else { u64::MAX };
     }
 
-    pub fn latency_avg(&mut self, now: u64, ttl_ns: u64) -> Option<f64> {
-        if now >= self.latency_valid_until_ns {
-            self.refresh_latency(now, ttl_ns);
+    pub fn latency_avg(&self, hot: &mut Hot, now: u64, ttl_ns: u64) -> Option<f64> {
+        if now >= hot.latency_valid_until_ns {
+            self.refresh_latency(hot, now, ttl_ns);
         }
-        self.latency_avg
+        (!hot.latency_avg.is_nan()).then_some(hot.latency_avg)
     }
 
     pub fn budget_spent(&self, window: u64) -> f64 {
         if self.budget_window == window { self.budget_spent } else { 0.0 }
     }
+
+    /// Spend in the deployment's budget window (the whole life when it has no duration).
+    pub fn budget_spent_now(&self, cfg: &Deployment, unix_ms: u64) -> f64 {
+        match cfg.budget_duration_ms.filter(|d| *d > 0) {
+            Some(d) => self.budget_spent(unix_ms / d),
+            None => self.budget_spent,
+        }
+    }
 }
 
-/// One deployment: its config (immutable, shared with picks) and its live state.
+/// One deployment's config (immutable, shared with picks) and its cold live state.
 pub struct Slot {
     pub cfg: Arc<Deployment>,
     pub live: Live,
 }
 
 impl Slot {
-    /// LiteLLM's `calculate_max_parallel_requests`: max_parallel_requests, else rpm, else
-    /// tpm/1000*6 (at least 1), else default_max_parallel_requests.
-    pub fn max_parallel(&self, settings: &Settings) -> Option<u64> {
-        let c = &self.cfg;
-        c.max_parallel_requests
-            .or(c.rpm)
-            .or(c.tpm.map(|t| ((t as f64 / 1000.0 * 6.0) as u64).max(1)))
-            .or(settings.default_max_parallel_requests)
-    }
-
-    pub fn view(&self, now: u64, minute: u64, unix_ms: u64, settings: &Settings) -> DeploymentView {
-        let same_minute = self.live.minute == minute;
-        let mut live = self.live.clone();
-        let budget_spent = match self.cfg.budget_duration_ms {
-            Some(d) if d > 0 => self.live.budget_spent(unix_ms / d),
-            _ => self.live.budget_spent,
-        };
+    pub fn view(&self, hot: &Hot, now: u64, minute: u32, unix_ms: u64, settings: &Settings) -> DeploymentView {
+        let same_minute = hot.minute == minute;
+        let mut hot_now = hot.clone();
         DeploymentView {
             deployment: self.cfg.clone(),
-            max_parallel_requests: self.max_parallel(settings),
-            in_flight: self.live.in_flight,
-            rpm_used: if same_minute { self.live.rpm_used } else { 0 },
-            tpm_used: if same_minute { self.live.tpm_used } else { 0 },
-            latency_ms: live.latency_avg(now, settings.latency_ttl_ms.saturating_mul(1_000_000)),
-            cooldown_ms: self.live.cooldown_until_ns.saturating_sub(now).div_ceil(1_000_000),
+            max_parallel_requests: hot.max_parallel(settings.default_max_parallel_requests),
+            in_flight: hot.in_flight as u64,
+            rpm_used: if same_minute { hot.rpm_used as u64 } else { 0 },
+            tpm_used: if same_minute { hot.tpm_used } else { 0 },
+            latency_ms: self.live.latency_avg(&mut hot_now, now, settings.latency_ttl_ms.saturating_mul(1_000_000)),
+            cooldown_ms: hot.cooldown_until_ns.saturating_sub(now).div_ceil(1_000_000),
             fails: self.live.failures.fails_minute.get(now),
-            budget_spent,
+            budget_spent: self.live.budget_spent_now(&self.cfg, unix_ms),
         }
     }
 }
@@ -164,14 +227,16 @@ pub struct LeaseInfo {
     /// Index of the slot at pick time (a hint: checked against `id`).
     pub slot: u32,
     pub tokens: u64,
-    pub minute: u64,
+    pub minute: u32,
     pub expires_ns: u64,
 }
 
 pub struct GroupState {
     pub slots: Vec<Slot>,
-    pub index: HashMap<Arc<str>, usize>,
-    pub leases: HashMap<u64, LeaseInfo>,
+    /// `hot[i]` belongs to `slots[i]`.
+    pub hot: Vec<Hot>,
+    pub index: FxHashMap<Arc<str>, usize>,
+    pub leases: FxHashMap<u64, LeaseInfo>,
     /// Reused by every pick so the hot path allocates nothing.
     pub candidates: Vec<u32>,
     pub tag_ok: Vec<bool>,
@@ -190,8 +255,9 @@ impl Group {
             hash_tag: Arc::from(hash_tag(name)),
             state: Mutex::new(GroupState {
                 slots: Vec::new(),
-                index: HashMap::new(),
-                leases: HashMap::new(),
+                hot: Vec::new(),
+                index: FxHashMap::default(),
+                leases: FxHashMap::default(),
                 candidates: Vec::new(),
                 tag_ok: Vec::new(),
             }),
@@ -202,43 +268,50 @@ impl Group {
 impl GroupState {
     pub fn upsert(&mut self, d: Deployment) {
         match self.index.get(&d.id) {
-            Some(&i) => self.slots[i].cfg = Arc::new(d),
-            None => {
-                self.index.insert(d.id.clone(), self.slots.len());
-                self.slots.push(Slot { cfg: Arc::new(d), live: Live::default() });
+            Some(&i) => {
+                self.hot[i].configure(&d);
+                self.slots[i].cfg = Arc::new(d);
             }
+            None => self.push(d, Live::default(), Hot::default()),
         }
     }
 
-    fn reindex(&mut self) {
-        self.index.clear();
-        for (i, s) in self.slots.iter().enumerate() {
-            self.index.insert(s.cfg.id.clone(), i);
-        }
+    fn push(&mut self, d: Deployment, live: Live, mut hot: Hot) {
+        hot.configure(&d);
+        self.index.insert(d.id.clone(), self.slots.len());
+        self.slots.push(Slot { cfg: Arc::new(d), live });
+        self.hot.push(hot);
     }
 
     pub fn remove(&mut self, ids: &[&str]) -> usize {
         let before = self.slots.len();
-        self.slots.retain(|s| !ids.contains(&&*s.cfg.id));
-        self.reindex();
+        let old_slots = std::mem::take(&mut self.slots);
+        let old_hot = std::mem::take(&mut self.hot);
+        self.index.clear();
+        for (slot, hot) in old_slots.into_iter().zip(old_hot) {
+            if !ids.contains(&&*slot.cfg.id) {
+                self.index.insert(slot.cfg.id.clone(), self.slots.len());
+                self.slots.push(slot);
+                self.hot.push(hot);
+            }
+        }
         before - self.slots.len()
     }
 
     /// Replace every deployment; ids that survive keep their live state. A duplicate id in the
     /// new list: the later entry wins, as ROUTE.SET would do.
     pub fn replace_all(&mut self, deployments: Vec<Deployment>) {
-        let mut old: HashMap<Arc<str>, Live> =
-            self.slots.drain(..).map(|s| (s.cfg.id.clone(), s.live)).collect();
+        let old_hot = std::mem::take(&mut self.hot);
+        let mut old: HashMap<Arc<str>, (Live, Hot)> =
+            self.slots.drain(..).zip(old_hot).map(|(s, h)| (s.cfg.id.clone(), (s.live, h))).collect();
         self.index.clear();
         for d in deployments {
-            let live = old.remove(&d.id);
-            match self.index.get(&d.id) {
-                Some(&i) => self.slots[i].cfg = Arc::new(d),
-                None => {
-                    self.index.insert(d.id.clone(), self.slots.len());
-                    self.slots.push(Slot { cfg: Arc::new(d), live: live.unwrap_or_default() });
-                }
+            if self.index.contains_key(&d.id) {
+                self.upsert(d);
+                continue;
             }
+            let (live, hot) = old.remove(&d.id).unwrap_or_default();
+            self.push(d, live, hot);
         }
     }
 
@@ -254,8 +327,8 @@ impl GroupState {
     pub fn release_expired(&mut self, lease_no: u64) -> bool {
         let Some(info) = self.leases.remove(&lease_no) else { return false };
         if let Some(i) = self.slot_of(&info.id, info.slot) {
-            let live = &mut self.slots[i].live;
-            live.in_flight = live.in_flight.saturating_sub(1);
+            let hot = &mut self.hot[i];
+            hot.in_flight = hot.in_flight.saturating_sub(1);
         }
         true
     }
@@ -264,12 +337,12 @@ impl GroupState {
         let mut best: Option<u64> = None;
         let mut consider = |ms: u64| best = Some(best.map_or(ms, |b| b.min(ms)));
         let minute = unix_ms / 60_000;
-        for s in &self.slots {
+        for (s, h) in self.slots.iter().zip(&self.hot) {
             let l = &s.live;
-            if l.cooldown_until_ns > now {
-                consider((l.cooldown_until_ns - now).div_ceil(1_000_000));
+            if h.cooldown_until_ns > now {
+                consider((h.cooldown_until_ns - now).div_ceil(1_000_000));
             }
-            if l.minute == minute && (l.rpm_used > 0 || l.tpm_used > 0) {
+            if h.minute as u64 == minute && (h.rpm_used > 0 || h.tpm_used > 0) {
                 consider((minute + 1) * 60_000 - unix_ms);
             }
             if let Some(d) = s.cfg.budget_duration_ms.filter(|d| *d > 0) {
@@ -288,7 +361,7 @@ impl GroupState {
 /// Open leases across groups: number -> group, plus an expiry heap for `sweep`.
 #[derive(Default)]
 pub struct LeaseTable {
-    open: HashMap<u64, Arc<Group>>,
+    open: FxHashMap<u64, Arc<Group>>,
     expiries: BinaryHeap<Reverse<(u64, u64)>>,
 }
 
