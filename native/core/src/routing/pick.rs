@@ -269,9 +269,14 @@ impl Router {
         let mut any = false;
         // The scan: everything it reads for a deployment without budget/context limits is in
         // its `Hot` entry; excluded ids and tags only cost when the request has them.
-        let check_ids = !req.exclude.is_empty();
+        let always_cold = !req.exclude.is_empty() || tag_filter || !spent.is_empty();
+        // simple-shuffle's weight totals (weight, rpm, tpm) over the tier, summed as we go.
+        // Only summed for simple-shuffle; three locals so they stay in registers.
+        let shuffle = strategy == Strategy::SimpleShuffle;
+        let (mut total_weight, mut total_rpm, mut total_tpm) = (0.0f64, 0.0f64, 0.0f64);
+        candidates.reserve(st.hot.len());
         for i in 0..st.hot.len() {
-            if (check_ids || tag_filter || st.hot[i].cold_checks || !spent.is_empty())
+            if (always_cold || st.hot[i].cold_checks)
                 && blocked_cold(&st.slots[i], &st.hot[i], i, &st.tag_ok, tag_filter, req, settings, spent, clock).is_some()
             {
                 continue;
@@ -283,11 +288,17 @@ impl Router {
             let order = hot.order;
             if !any || order < best_order {
                 candidates.clear();
+                (total_weight, total_rpm, total_tpm) = (0.0, 0.0, 0.0);
                 best_order = order;
                 any = true;
             }
             if order == best_order {
                 candidates.push(i as u32);
+                if shuffle {
+                    total_weight += SHUFFLE_METRICS[0](hot);
+                    total_rpm += SHUFFLE_METRICS[1](hot);
+                    total_tpm += SHUFFLE_METRICS[2](hot);
+                }
             }
         }
         if candidates.is_empty() {
@@ -295,7 +306,8 @@ impl Router {
             return Err(refuse(group, st, tag_filter, req, settings, spent, clock));
         }
         let mut rng = Rng(self.random_seed());
-        let chosen = choose(st, &candidates, strategy, settings, ttl_ns, clock.now, &mut rng) as usize;
+        let shuffle_totals = [total_weight, total_rpm, total_tpm];
+        let chosen = choose(st, &candidates, strategy, settings, &shuffle_totals, ttl_ns, clock.now, &mut rng) as usize;
         st.candidates = candidates;
 
         // Step 5: reserve (the scan rolled the minute already).
@@ -643,6 +655,7 @@ fn choose(
     candidates: &[u32],
     strategy: Strategy,
     settings: &Settings,
+    shuffle_totals: &[f64; 3],
     ttl_ns: u64,
     now: u64,
     rng: &mut Rng,
@@ -652,28 +665,10 @@ fn choose(
     }
     let GroupState { slots, hot, .. } = st;
     let hot = hot.as_mut_slice();
-    // Random among the candidates minimising `key` (reservoir sampling over ties).
-    let mut lowest = |hot: &mut [Hot], key: &mut dyn FnMut(usize, &mut Hot) -> f64| {
-        let (mut best, mut best_key, mut ties) = (candidates[0], f64::INFINITY, 0u64);
-        for &c in candidates {
-            let k = key(c as usize, &mut hot[c as usize]);
-            if k < best_key {
-                best = c;
-                best_key = k;
-                ties = 1;
-            } else if k == best_key {
-                ties += 1;
-                if rng.below(ties) == 0 {
-                    best = c;
-                }
-            }
-        }
-        (best, best_key)
-    };
     match strategy {
-        Strategy::LeastBusy => lowest(hot, &mut |_, h| h.in_flight as f64).0,
-        Strategy::UsageBased => lowest(hot, &mut |_, h| h.tpm_used as f64).0,
-        Strategy::CostBased => lowest(hot, &mut |_, h| h.cost).0,
+        Strategy::LeastBusy => lowest(candidates, hot, rng, |_, h| h.in_flight as f64).0,
+        Strategy::UsageBased => lowest(candidates, hot, rng, |_, h| h.tpm_used as f64).0,
+        Strategy::CostBased => lowest(candidates, hot, rng, |_, h| h.cost).0,
         Strategy::LatencyBased => {
             let buffer = settings.lowest_latency_buffer;
             // No sample within the TTL counts as 0: untried deployments get tried.
@@ -683,7 +678,7 @@ fn choose(
                 }
                 if h.latency_avg.is_nan() { 0.0 } else { h.latency_avg }
             };
-            let (best, best_latency) = lowest(hot, &mut latency);
+            let (best, best_latency) = lowest(candidates, hot, rng, &mut latency);
             if buffer <= 0.0 {
                 return best;
             }
@@ -703,13 +698,7 @@ fn choose(
         Strategy::SimpleShuffle => {
             // LiteLLM: weights by `weight`, else `rpm`, else `tpm` (the first with a positive
             // maximum among candidates), else uniform.
-            let metrics: [fn(&Hot) -> f64; 3] = [
-                |h| h.weight,
-                |h| if h.rpm_limit == u32::MAX { 0.0 } else { h.rpm_limit as f64 },
-                |h| if h.tpm_limit == u64::MAX { 0.0 } else { h.tpm_limit as f64 },
-            ];
-            for metric in metrics {
-                let total: f64 = candidates.iter().map(|&c| metric(&hot[c as usize])).sum();
+            for (&total, metric) in shuffle_totals.iter().zip(SHUFFLE_METRICS) {
                 if total > 0.0 {
                     let mut target = rng.unit() * total;
                     for &c in candidates {
@@ -726,4 +715,31 @@ fn choose(
             candidates[rng.below(candidates.len() as u64) as usize]
         }
     }
+}
+
+/// simple-shuffle's weights in LiteLLM's order of preference: `weight`, `rpm`, `tpm`.
+const SHUFFLE_METRICS: [fn(&Hot) -> f64; 3] = [
+    |h| h.weight,
+    |h| if h.rpm_limit == u32::MAX { 0.0 } else { h.rpm_limit as f64 },
+    |h| if h.tpm_limit == u64::MAX { 0.0 } else { h.tpm_limit as f64 },
+];
+
+/// Random among the candidates minimising `key` (reservoir sampling over ties), and that key.
+#[inline]
+fn lowest(candidates: &[u32], hot: &mut [Hot], rng: &mut Rng, mut key: impl FnMut(usize, &mut Hot) -> f64) -> (u32, f64) {
+    let (mut best, mut best_key, mut ties) = (candidates[0], f64::INFINITY, 0u64);
+    for &c in candidates {
+        let k = key(c as usize, &mut hot[c as usize]);
+        if k < best_key {
+            best = c;
+            best_key = k;
+            ties = 1;
+        } else if k == best_key {
+            ties += 1;
+            if rng.below(ties) == 0 {
+                best = c;
+            }
+        }
+    }
+    (best, best_key)
 }
