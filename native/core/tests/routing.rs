@@ -738,3 +738,48 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(e.message(), "no such group 'missing'");
     assert_eq!(r.delete("missing", &[]), 0);
 }
+
+#[test]
+fn expiring_leases_under_threads_free_every_slot() {
+    let r = Arc::new(router(json!({"routing_strategy": "least-busy"})));
+    r.set("g", &[dep("a", json!({"max_parallel_requests": 4})), dep("b", json!({"max_parallel_requests": 4}))]).unwrap();
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pickers: Vec<_> = (0..4)
+        .map(|_| {
+            let (r, clock) = (r.clone(), clock.clone());
+            std::thread::spawn(move || {
+                let mut served = 0;
+                for _ in 0..2000 {
+                    let now = clock.fetch_add(MS, Ordering::SeqCst);
+                    // Sweeps from every thread at once, as well as from the sweeper below.
+                    r.sweep(now);
+                    // Never done: every lease must expire (TTL 5 ms) to free its slot.
+                    if r.pick(&PickRequest { group: "g", ttl_ms: Some(5), ..Default::default() }, now).is_ok() {
+                        served += 1;
+                    }
+                    for v in r.list("g", now).unwrap() {
+                        assert!(v.in_flight <= 4);
+                    }
+                }
+                served
+            })
+        })
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sweeper = {
+        let (r, clock, stop) = (r.clone(), clock.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                r.sweep(clock.load(Ordering::SeqCst));
+                std::thread::yield_now();
+            }
+        })
+    };
+    let served: u32 = pickers.into_iter().map(|t| t.join().unwrap()).sum();
+    stop.store(true, Ordering::SeqCst);
+    sweeper.join().unwrap();
+    r.sweep(u64::MAX);
+    assert!(served > 4000, "sweeping freed slots for only {served} picks");
+    assert_eq!(r.open_leases(), 0);
+    assert!(r.list("g", 0).unwrap().iter().all(|v| v.in_flight == 0));
+}

@@ -547,3 +547,50 @@ pub fn parse_settings(v: &Value) -> Result<Settings, ConfigError> {
     s.ignored_keys = m.keys().filter(|k| !KNOWN_SETTINGS.contains(&k.as_str())).cloned().collect();
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("1m"), Some(60_000));
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
+        assert_eq!(parse_duration_ms("7d"), Some(7 * 86_400_000));
+        assert_eq!(parse_duration_ms("1mo"), Some(30 * 86_400_000));
+        assert_eq!(parse_duration_ms("90"), Some(90_000));
+        assert_eq!(parse_duration_ms("0s"), None);
+        assert_eq!(parse_duration_ms("-1d"), None);
+        assert_eq!(parse_duration_ms("1y"), None);
+    }
+
+    #[test]
+    fn secret_keys() {
+        for k in ["api_key", "aws_secret_access_key", "aws_access_key_id", "aws_session_token", "azure_ad_token",
+                  "client_secret", "vertex_credentials", "redis_password", "Authorization", "tls_private_key"] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["model", "api_base", "rpm", "tpm", "max_tokens", "region_name", "tags"] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn numbers_may_be_strings_and_fields_come_from_either_place() {
+        let d = parse_deployment("g", &json!({"litellm_params": {"model": "azure/x", "rpm": "60", "tpm": 1000.0,
+            "weight": "2.5", "order": "-1", "region_name": "eu"},
+            "model_info": {"id": "x", "max_input_tokens": "8192", "output_cost_per_token": "1e-6"}})).unwrap();
+        assert_eq!((d.rpm, d.tpm, d.weight, d.order), (Some(60), Some(1000), Some(2.5), Some(-1)));
+        assert_eq!((d.max_input_tokens, d.output_cost_per_token), (Some(8192), 1e-6));
+        assert_eq!((d.provider.as_str(), d.region.as_deref()), ("azure", Some("eu")));
+        let s = parse_settings(&json!({"routing_strategy": "usage-based-routing", "cooldown_time": "2.5",
+            "routing_strategy_args": {"ttl": 60}, "fallbacks": [{"a": ["b", {"model": "c"}]}],
+            "model_group_alias": {"x": {"model": "a", "hidden": true}}, "num_retries": 2, "redis_host": "h"})).unwrap();
+        assert_eq!((s.strategy, s.cooldown_time_ms, s.latency_ttl_ms), (Strategy::UsageBased, Some(2500), 60_000));
+        assert_eq!(s.fallbacks, vec![("a".to_string(), vec!["b".to_string(), "c".to_string()])]);
+        assert_eq!(s.model_group_alias["x"], "a");
+        assert_eq!(s.ignored_keys, vec!["redis_host".to_string()]);
+    }
+}
