@@ -78,11 +78,18 @@ impl Router {
     }
 
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn group(&self, name: &str) -> Option<Arc<Group>> {
-        self.groups.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Replace the router settings (ROUTE.SETTINGS SET). On error nothing changes.
@@ -124,7 +131,9 @@ impl Router {
     /// Remove deployments (ROUTE.DEL); no ids removes the group. Returns how many were removed.
     pub fn delete(&self, group: &str, ids: &[&str]) -> usize {
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        let Some(g) = groups.get(group).cloned() else { return 0 };
+        let Some(g) = groups.get(group).cloned() else {
+            return 0;
+        };
         if ids.is_empty() {
             groups.remove(group);
             return lock(&g.state).slots.len();
@@ -139,7 +148,13 @@ impl Router {
 
     /// Group names, sorted (ROUTE.GROUPS).
     pub fn groups(&self) -> Vec<Arc<str>> {
-        let mut names: Vec<_> = self.groups.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut names: Vec<_> = self
+            .groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -151,7 +166,13 @@ impl Router {
         let unix_ms = self.unix_ms(now);
         let minute = (unix_ms / 60_000) as u32;
         let st = lock(&g.state);
-        Some(st.slots.iter().zip(&st.hot).map(|(s, h)| s.view(h, now, minute, unix_ms, &settings)).collect())
+        Some(
+            st.slots
+                .iter()
+                .zip(&st.hot)
+                .map(|(s, h)| s.view(h, now, minute, unix_ms, &settings))
+                .collect(),
+        )
     }
 
     /// Replace every group and the settings at once (ROUTE.RELOAD / SIGHUP): `model_list` is
@@ -163,7 +184,11 @@ impl Router {
         for entry in model_list {
             let name = match entry.get("model_name") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => return Err(ConfigError("each model_list entry needs a model_name".into())),
+                _ => {
+                    return Err(ConfigError(
+                        "each model_list entry needs a model_name".into(),
+                    ));
+                }
             };
             let d = parse_deployment(&name, entry)?;
             match by_group.iter_mut().find(|(g, _)| *g == name) {
@@ -174,7 +199,10 @@ impl Router {
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
         let mut next: HashMap<Arc<str>, Arc<Group>> = HashMap::with_capacity(by_group.len());
         for (name, deployments) in by_group {
-            let g = groups.get(name.as_str()).cloned().unwrap_or_else(|| Arc::new(Group::new(&name)));
+            let g = groups
+                .get(name.as_str())
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Group::new(&name)));
             lock(&g.state).replace_all(deployments);
             next.insert(g.name.clone(), g);
         }
@@ -185,15 +213,24 @@ impl Router {
 
     /// Put a deployment in cooldown by hand for `ms` (0 lifts it). False if no such deployment.
     pub fn cooldown(&self, group: &str, id: &str, ms: u64, now: u64) -> bool {
-        let Some(g) = self.group(group) else { return false };
+        let Some(g) = self.group(group) else {
+            return false;
+        };
         let mut st = lock(&g.state);
-        let Some(&i) = st.index.get(id) else { return false };
-        st.hot[i].cooldown_until_ns = if ms == 0 { 0 } else { now.saturating_add(ms * 1_000_000) };
+        let Some(&i) = st.index.get(id) else {
+            return false;
+        };
+        st.hot[i].cooldown_until_ns = if ms == 0 {
+            0
+        } else {
+            now.saturating_add(ms * 1_000_000)
+        };
         true
     }
 
     fn random_seed(&self) -> u64 {
-        self.rng_state.fetch_add(0xa076_1d64_78bd_642f, Ordering::Relaxed)
+        self.rng_state
+            .fetch_add(0xa076_1d64_78bd_642f, Ordering::Relaxed)
     }
 
     fn new_lease_no(&self) -> u64 {
