@@ -9,6 +9,17 @@
 //! Time: every `now` argument is nanoseconds on the daemon's monotonic clock. Minute windows
 //! (rpm/tpm) and budget windows are aligned to the Unix epoch, like LiteLLM's minute keys, through
 //! the epoch offset given at construction (`unix_ns = now + epoch_offset_ns`).
+//!
+//! Binding (napi) without JS objects on the hot path: PICK passes the group, TAGS and EXCLUDE as
+//! Buffers (or one Buffer with lengths) and numbers; on success the binding writes into a
+//! caller-owned Float64Array `[lease_no, tokens, fallback?]` and returns a small integer naming
+//! the deployment's pre-encoded RESP fragment (id, model, api_base, api_version, region, served
+//! group). `Pick::deployment` is an `Arc` replaced whenever that deployment's config changes,
+//! so the binding can cache fragments keyed by the Arc's pointer (holding a clone, so the pointer
+//! is never reused) and the JS side only concatenates. On refusal it writes
+//! `[kind, retry_ms or -1]` and returns `Refusal::message()`
+//! (the slow path). DONE takes the lease as a Buffer plus numbers (status, latency, ttft,
+//! input, output; NaN for absent) and returns 0/1 or throws `ERR ...` for a malformed lease.
 
 pub mod config;
 pub mod cooldown;
@@ -109,6 +120,9 @@ impl Router {
     pub fn set(&self, group: &str, entries: &[Value]) -> Result<Vec<Arc<str>>, ConfigError> {
         if group.is_empty() {
             return Err(ConfigError("group name must not be empty".into()));
+        }
+        if entries.is_empty() {
+            return Err(ConfigError("ROUTE.SET needs at least one deployment".into()));
         }
         let parsed = entries
             .iter()
