@@ -9,7 +9,8 @@ use std::time::Instant;
 
 fn group(n: usize, strategy: Strategy) -> Router {
     let r = Router::new(1_800_000_000_000_000_000);
-    r.set_settings(&json!({"routing_strategy": strategy.name()})).unwrap();
+    r.set_settings(&json!({"routing_strategy": strategy.name()}))
+        .unwrap();
     let list: Vec<_> = (0..n)
         .map(|i| {
             json!({"model_name": "g", "litellm_params": {
@@ -19,7 +20,8 @@ fn group(n: usize, strategy: Strategy) -> Router {
                 "output_cost_per_token": 2e-6}})
         })
         .collect();
-    r.reload(&list, &json!({"routing_strategy": strategy.name()})).unwrap();
+    r.reload(&list, &json!({"routing_strategy": strategy.name()}))
+        .unwrap();
     r
 }
 
@@ -32,13 +34,24 @@ fn thread_cpu_ns() -> Option<u64> {
 
 /// (wall ns, CPU ns) per pick+done.
 fn ns_per_op(r: &Router, iterations: u64, start_ns: &mut u64) -> (f64, f64) {
-    let req = PickRequest { group: "g", tokens: 100, ..Default::default() };
+    let req = PickRequest {
+        group: "g",
+        tokens: 100,
+        ..Default::default()
+    };
     let cpu = thread_cpu_ns();
     let t = Instant::now();
     for _ in 0..iterations {
         *start_ns += 1_000;
         let p = r.pick(black_box(&req), *start_ns).unwrap();
-        let out = Outcome { latency_ms: Some(800.0 + (*start_ns % 400) as f64), tokens: Tokens::Split { input: 100, output: 50 }, ..Outcome::default() };
+        let out = Outcome {
+            latency_ms: Some(800.0 + (*start_ns % 400) as f64),
+            tokens: Tokens::Split {
+                input: 100,
+                output: 50,
+            },
+            ..Outcome::default()
+        };
         black_box(r.done(&p.lease(), &out, *start_ns).unwrap());
     }
     let wall = t.elapsed().as_nanos() as f64 / iterations as f64;
@@ -54,7 +67,9 @@ fn main() {
     let sizes: Vec<usize> = std::env::var("ROUTING_BENCH_SIZES")
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|_| vec![10, 100, 1000, 10000]);
-    println!("ns per pick+done, median of 7 runs: wall / on-CPU (the machine is shared; on-CPU leaves out time other processes held the core)");
+    println!(
+        "ns per pick+done, median of 7 runs: wall / on-CPU (the machine is shared; on-CPU leaves out time other processes held the core)"
+    );
     print!("{:<24}", "strategy");
     for &n in &sizes {
         print!("{n:>10}     ");
@@ -67,7 +82,9 @@ fn main() {
             let mut now = 0u64;
             let iterations = (2_000_000 / n as u64).clamp(2_000, 200_000);
             ns_per_op(&r, iterations / 4, &mut now); // warm up, fill latency samples
-            let runs: Vec<(f64, f64)> = (0..7).map(|_| ns_per_op(&r, iterations, &mut now)).collect();
+            let runs: Vec<(f64, f64)> = (0..7)
+                .map(|_| ns_per_op(&r, iterations, &mut now))
+                .collect();
             let mut wall: Vec<f64> = runs.iter().map(|r| r.0).collect();
             let mut cpu: Vec<f64> = runs.iter().map(|r| r.1).collect();
             wall.sort_by(f64::total_cmp);

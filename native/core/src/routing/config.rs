@@ -174,7 +174,15 @@ impl Default for Settings {
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     const WORDS: [&str; 9] = [
-        "key", "secret", "token", "password", "credential", "passwd", "auth", "cert", "private",
+        "key",
+        "secret",
+        "token",
+        "password",
+        "credential",
+        "passwd",
+        "auth",
+        "cert",
+        "private",
     ];
     // Token limits are numbers, not secrets.
     const KEEP: [&str; 3] = ["max_tokens", "max_input_tokens", "max_output_tokens"];
@@ -188,7 +196,10 @@ pub fn is_secret_key(key: &str) -> bool {
 pub fn without_secrets(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !is_secret_key(k)).map(|(k, v)| (k.clone(), without_secrets(v))).collect(),
+            m.iter()
+                .filter(|(k, _)| !is_secret_key(k))
+                .map(|(k, v)| (k.clone(), without_secrets(v)))
+                .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(without_secrets).collect()),
         other => other.clone(),
@@ -258,7 +269,9 @@ fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, ConfigE
 /// "30s", "1m", "1h", "1d", "7d", "1mo" (30 days), or a bare number of seconds.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().ok()?;
     if !n.is_finite() || n < 0.0 {
@@ -282,7 +295,9 @@ fn duration(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, ConfigEr
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => match parse_duration_ms(s) {
             Some(ms) => Ok(Some(ms)),
-            None => err(format!("'{key}' must be a duration like 30s, 1m, 1h, 1d, got '{s}'")),
+            None => err(format!(
+                "'{key}' must be a duration like 30s, 1m, 1h, 1d, got '{s}'"
+            )),
         },
         Some(v) => Ok(Some((number_value(v, key)? * 1000.0) as u64)),
     }
@@ -323,7 +338,9 @@ pub fn parse_deployment(group: &str, entry: &Value) -> Result<Deployment, Config
     if let Some(name) = entry.get("model_name") {
         match name {
             Value::String(s) if s == group => {}
-            Value::String(s) => return err(format!("model_name '{s}' does not match group '{group}'")),
+            Value::String(s) => {
+                return err(format!("model_name '{s}' does not match group '{group}'"));
+            }
             _ => return err("model_name must be a string"),
         }
     }
@@ -351,7 +368,10 @@ pub fn parse_deployment(group: &str, entry: &Value) -> Result<Deployment, Config
     };
     let provider = match params.get("custom_llm_provider") {
         Some(Value::String(p)) if !p.is_empty() => p.clone(),
-        _ => model.split_once('/').map(|(p, _)| p.to_string()).unwrap_or_default(),
+        _ => model
+            .split_once('/')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default(),
     };
     let either = |key: &str| -> Result<Option<f64>, ConfigError> {
         Ok(match number(params, key)? {
@@ -410,15 +430,21 @@ fn group_list(v: &Value, key: &str) -> Result<Vec<String>, ConfigError> {
             Value::String(s) => Ok(s.clone()),
             Value::Object(m) => match m.get("model") {
                 Some(Value::String(s)) => Ok(s.clone()),
-                _ => err(format!("{key}: a fallback target object needs a 'model' string")),
+                _ => err(format!(
+                    "{key}: a fallback target object needs a 'model' string"
+                )),
             },
-            other => err(format!("{key}: a fallback target must be a group name, got {other}")),
+            other => err(format!(
+                "{key}: a fallback target must be a group name, got {other}"
+            )),
         }
     };
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items.iter().map(target).collect(),
-        other => err(format!("{key}: fallback targets must be a list, got {other}")),
+        other => err(format!(
+            "{key}: fallback targets must be a list, got {other}"
+        )),
     }
 }
 
@@ -437,7 +463,11 @@ fn fallback_table(v: Option<&Value>, key: &str) -> Result<Vec<(String, Vec<Strin
             for item in items {
                 match item {
                     Value::Object(m) => add(m)?,
-                    other => return err(format!("{key}: each entry must be {{group: [fallbacks]}}, got {other}")),
+                    other => {
+                        return err(format!(
+                            "{key}: each entry must be {{group: [fallbacks]}}, got {other}"
+                        ));
+                    }
                 }
             }
         }
@@ -472,7 +502,10 @@ pub fn parse_settings(v: &Value) -> Result<Settings, ConfigError> {
     let Value::Object(m) = v else {
         return err("router settings must be a JSON object");
     };
-    let mut s = Settings { source: without_secrets(v), ..Settings::default() };
+    let mut s = Settings {
+        source: without_secrets(v),
+        ..Settings::default()
+    };
     if let Some(name) = string(m, "routing_strategy")? {
         s.strategy = Strategy::parse(&name).ok_or_else(|| {
             ConfigError(format!(
@@ -497,7 +530,10 @@ pub fn parse_settings(v: &Value) -> Result<Settings, ConfigError> {
     s.cooldown_time_ms = number(m, "cooldown_time")?.map(|x| (x * 1000.0) as u64);
     s.disable_cooldowns = boolean(m, "disable_cooldowns")?.unwrap_or(false);
     s.fallbacks = fallback_table(m.get("fallbacks"), "fallbacks")?;
-    s.context_window_fallbacks = fallback_table(m.get("context_window_fallbacks"), "context_window_fallbacks")?;
+    s.context_window_fallbacks = fallback_table(
+        m.get("context_window_fallbacks"),
+        "context_window_fallbacks",
+    )?;
     s.default_fallbacks = match m.get("default_fallbacks") {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => group_list(v, "default_fallbacks")?,
@@ -513,9 +549,17 @@ pub fn parse_settings(v: &Value) -> Result<Settings, ConfigError> {
                     Value::String(t) => t.clone(),
                     Value::Object(o) => match o.get("model") {
                         Some(Value::String(t)) => t.clone(),
-                        _ => return err(format!("model_group_alias '{alias}' needs a 'model' string")),
+                        _ => {
+                            return err(format!(
+                                "model_group_alias '{alias}' needs a 'model' string"
+                            ));
+                        }
                     },
-                    other => return err(format!("model_group_alias '{alias}' must name a group, got {other}")),
+                    other => {
+                        return err(format!(
+                            "model_group_alias '{alias}' must name a group, got {other}"
+                        ));
+                    }
                 };
                 s.model_group_alias.insert(alias.clone(), to);
             }
@@ -531,20 +575,30 @@ pub fn parse_settings(v: &Value) -> Result<Settings, ConfigError> {
         Some(Value::Object(providers)) => {
             for (provider, cfg) in providers {
                 let Value::Object(cfg) = cfg else {
-                    return err(format!("provider_budget_config.{provider} must be an object"));
+                    return err(format!(
+                        "provider_budget_config.{provider} must be an object"
+                    ));
                 };
                 let Some(limit) = number(cfg, "budget_limit")? else {
-                    return err(format!("provider_budget_config.{provider} needs budget_limit"));
+                    return err(format!(
+                        "provider_budget_config.{provider} needs budget_limit"
+                    ));
                 };
                 let Some(period) = duration(cfg, "time_period")? else {
-                    return err(format!("provider_budget_config.{provider} needs time_period"));
+                    return err(format!(
+                        "provider_budget_config.{provider} needs time_period"
+                    ));
                 };
                 s.provider_budgets.insert(provider.clone(), (limit, period));
             }
         }
         Some(_) => return err("provider_budget_config must be an object"),
     }
-    s.ignored_keys = m.keys().filter(|k| !KNOWN_SETTINGS.contains(&k.as_str())).cloned().collect();
+    s.ignored_keys = m
+        .keys()
+        .filter(|k| !KNOWN_SETTINGS.contains(&k.as_str()))
+        .cloned()
+        .collect();
     Ok(s)
 }
 
@@ -568,11 +622,29 @@ mod tests {
 
     #[test]
     fn secret_keys() {
-        for k in ["api_key", "aws_secret_access_key", "aws_access_key_id", "aws_session_token", "azure_ad_token",
-                  "client_secret", "vertex_credentials", "redis_password", "Authorization", "tls_private_key"] {
+        for k in [
+            "api_key",
+            "aws_secret_access_key",
+            "aws_access_key_id",
+            "aws_session_token",
+            "azure_ad_token",
+            "client_secret",
+            "vertex_credentials",
+            "redis_password",
+            "Authorization",
+            "tls_private_key",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
-        for k in ["model", "api_base", "rpm", "tpm", "max_tokens", "region_name", "tags"] {
+        for k in [
+            "model",
+            "api_base",
+            "rpm",
+            "tpm",
+            "max_tokens",
+            "region_name",
+            "tags",
+        ] {
             assert!(!is_secret_key(k), "{k}");
         }
     }
@@ -582,14 +654,29 @@ mod tests {
         let d = parse_deployment("g", &json!({"litellm_params": {"model": "azure/x", "rpm": "60", "tpm": 1000.0,
             "weight": "2.5", "order": "-1", "region_name": "eu"},
             "model_info": {"id": "x", "max_input_tokens": "8192", "output_cost_per_token": "1e-6"}})).unwrap();
-        assert_eq!((d.rpm, d.tpm, d.weight, d.order), (Some(60), Some(1000), Some(2.5), Some(-1)));
-        assert_eq!((d.max_input_tokens, d.output_cost_per_token), (Some(8192), 1e-6));
-        assert_eq!((d.provider.as_str(), d.region.as_deref()), ("azure", Some("eu")));
+        assert_eq!(
+            (d.rpm, d.tpm, d.weight, d.order),
+            (Some(60), Some(1000), Some(2.5), Some(-1))
+        );
+        assert_eq!(
+            (d.max_input_tokens, d.output_cost_per_token),
+            (Some(8192), 1e-6)
+        );
+        assert_eq!(
+            (d.provider.as_str(), d.region.as_deref()),
+            ("azure", Some("eu"))
+        );
         let s = parse_settings(&json!({"routing_strategy": "usage-based-routing", "cooldown_time": "2.5",
             "routing_strategy_args": {"ttl": 60}, "fallbacks": [{"a": ["b", {"model": "c"}]}],
             "model_group_alias": {"x": {"model": "a", "hidden": true}}, "num_retries": 2, "redis_host": "h"})).unwrap();
-        assert_eq!((s.strategy, s.cooldown_time_ms, s.latency_ttl_ms), (Strategy::UsageBased, Some(2500), 60_000));
-        assert_eq!(s.fallbacks, vec![("a".to_string(), vec!["b".to_string(), "c".to_string()])]);
+        assert_eq!(
+            (s.strategy, s.cooldown_time_ms, s.latency_ttl_ms),
+            (Strategy::UsageBased, Some(2500), 60_000)
+        );
+        assert_eq!(
+            s.fallbacks,
+            vec![("a".to_string(), vec!["b".to_string(), "c".to_string()])]
+        );
         assert_eq!(s.model_group_alias["x"], "a");
         assert_eq!(s.ignored_keys, vec!["redis_host".to_string()]);
     }

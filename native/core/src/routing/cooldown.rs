@@ -39,7 +39,9 @@
 //! 408/504 timeout, 429 rate limit, 500 internal server, 502 bad gateway, 503 service
 //! unavailable (LiteLLM's ContentPolicyViolation is a 400 Sluice cannot tell apart).
 
-use super::config::{AllowedFailsPolicy, DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_MS, Deployment, Settings};
+use super::config::{
+    AllowedFailsPolicy, DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_MS, Deployment, Settings,
+};
 
 pub const MINUTE_NS: u64 = 60_000_000_000;
 const SINGLE_DEPLOYMENT_TRAFFIC_FAILURE_THRESHOLD: u64 = 1000;
@@ -149,7 +151,9 @@ fn should_retry(status: u16) -> bool {
 
 /// The cooldown length for this deployment, in ms (0 = none).
 pub fn cooldown_ms(dep: &Deployment, settings: &Settings) -> u64 {
-    dep.cooldown_time_ms.or(settings.cooldown_time_ms).unwrap_or(DEFAULT_COOLDOWN_MS)
+    dep.cooldown_time_ms
+        .or(settings.cooldown_time_ms)
+        .unwrap_or(DEFAULT_COOLDOWN_MS)
 }
 
 /// Record a failed request (`status` >= 400) and say whether the deployment now cools down.
@@ -178,16 +182,26 @@ pub fn on_failure(
         return false;
     }
     let window_ns = length_ms * 1_000_000;
-    let router_default = || router_allowance.or(settings.allowed_fails).unwrap_or(DEFAULT_ALLOWED_FAILS);
+    let router_default = || {
+        router_allowance
+            .or(settings.allowed_fails)
+            .unwrap_or(DEFAULT_ALLOWED_FAILS)
+    };
 
     // Rule 4: deployment-level policy.
     if dep_policy.is_some() || dep.allowed_fails.is_some() {
-        if dep_allowance.is_none() && shape.lone && (dep.allowed_fails.is_some() || router_allowance.is_none()) {
+        if dep_allowance.is_none()
+            && shape.lone
+            && (dep.allowed_fails.is_some() || router_allowance.is_none())
+        {
             return false;
         }
         let (allowed, counter) = match dep_allowance {
             Some(a) => (a, &mut state.allowed_fails_by_kind[kind.index()]),
-            None => (dep.allowed_fails.unwrap_or_else(router_default), &mut state.allowed_fails_all),
+            None => (
+                dep.allowed_fails.unwrap_or_else(router_default),
+                &mut state.allowed_fails_all,
+            ),
         };
         return counter.increment(now, window_ns) > allowed;
     }
@@ -196,7 +210,11 @@ pub fn on_failure(
     if settings.allowed_fails_policy.is_none() && settings.allowed_fails.is_none() {
         let fails = state.fails_minute.get(now);
         let total = fails + state.successes_minute.get(now);
-        let percent_fails = if total > 0 { fails as f64 / total as f64 } else { 0.0 };
+        let percent_fails = if total > 0 {
+            fails as f64 / total as f64
+        } else {
+            0.0
+        };
         return (status == 429 && !shape.single)
             || (percent_fails == 1.0 && total >= SINGLE_DEPLOYMENT_TRAFFIC_FAILURE_THRESHOLD)
             || (percent_fails > DEFAULT_FAILURE_THRESHOLD_PERCENT

@@ -91,7 +91,12 @@ pub fn py_float_repr(x: f64, out: &mut String) {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        let _ = write!(out, "e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs());
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        );
     }
 }
 
@@ -140,7 +145,11 @@ pub fn py_repr(value: &Value, out: &mut String) {
 }
 
 fn py_str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -244,7 +253,8 @@ mod tests {
 
     #[test]
     fn values_print_as_python_str_and_json_dumps() {
-        let v: Value = serde_json::from_str(r#"["eu", "it's", 1, 2.5, true, null, {"a": [1]}]"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"["eu", "it's", 1, 2.5, true, null, {"a": [1]}]"#).unwrap();
         let mut s = String::new();
         py_repr(&v, &mut s);
         assert_eq!(s, r#"['eu', "it's", 1, 2.5, True, None, {'a': [1]}]"#);

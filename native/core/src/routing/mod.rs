@@ -9,6 +9,17 @@
 //! Time: every `now` argument is nanoseconds on the daemon's monotonic clock. Minute windows
 //! (rpm/tpm) and budget windows are aligned to the Unix epoch, like LiteLLM's minute keys, through
 //! the epoch offset given at construction (`unix_ns = now + epoch_offset_ns`).
+//!
+//! Binding (napi) without JS objects on the hot path: PICK passes the group, TAGS and EXCLUDE as
+//! Buffers (or one Buffer with lengths) and numbers; on success the binding writes into a
+//! caller-owned Float64Array `[lease_no, tokens, fallback?]` and returns a small integer naming
+//! the deployment's pre-encoded RESP fragment (id, model, api_base, api_version, region, served
+//! group). `Pick::deployment` is an `Arc` replaced whenever that deployment's config changes,
+//! so the binding can cache fragments keyed by the Arc's pointer (holding a clone, so the pointer
+//! is never reused) and the JS side only concatenates. On refusal it writes
+//! `[kind, retry_ms or -1]` and returns `Refusal::message()`
+//! (the slow path). DONE takes the lease as a Buffer plus numbers (status, latency, ttft,
+//! input, output; NaN for absent) and returns 0/1 or throws `ERR ...` for a malformed lease.
 
 pub mod config;
 pub mod cooldown;
@@ -78,11 +89,18 @@ impl Router {
     }
 
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn group(&self, name: &str) -> Option<Arc<Group>> {
-        self.groups.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Replace the router settings (ROUTE.SETTINGS SET). On error nothing changes.
@@ -102,6 +120,9 @@ impl Router {
     pub fn set(&self, group: &str, entries: &[Value]) -> Result<Vec<Arc<str>>, ConfigError> {
         if group.is_empty() {
             return Err(ConfigError("group name must not be empty".into()));
+        }
+        if entries.is_empty() {
+            return Err(ConfigError("ROUTE.SET needs at least one deployment".into()));
         }
         let parsed = entries
             .iter()
@@ -124,7 +145,9 @@ impl Router {
     /// Remove deployments (ROUTE.DEL); no ids removes the group. Returns how many were removed.
     pub fn delete(&self, group: &str, ids: &[&str]) -> usize {
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        let Some(g) = groups.get(group).cloned() else { return 0 };
+        let Some(g) = groups.get(group).cloned() else {
+            return 0;
+        };
         if ids.is_empty() {
             groups.remove(group);
             return lock(&g.state).slots.len();
@@ -139,7 +162,13 @@ impl Router {
 
     /// Group names, sorted (ROUTE.GROUPS).
     pub fn groups(&self) -> Vec<Arc<str>> {
-        let mut names: Vec<_> = self.groups.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut names: Vec<_> = self
+            .groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -151,7 +180,13 @@ impl Router {
         let unix_ms = self.unix_ms(now);
         let minute = (unix_ms / 60_000) as u32;
         let st = lock(&g.state);
-        Some(st.slots.iter().zip(&st.hot).map(|(s, h)| s.view(h, now, minute, unix_ms, &settings)).collect())
+        Some(
+            st.slots
+                .iter()
+                .zip(&st.hot)
+                .map(|(s, h)| s.view(h, now, minute, unix_ms, &settings))
+                .collect(),
+        )
     }
 
     /// Replace every group and the settings at once (ROUTE.RELOAD / SIGHUP): `model_list` is
@@ -163,7 +198,11 @@ impl Router {
         for entry in model_list {
             let name = match entry.get("model_name") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => return Err(ConfigError("each model_list entry needs a model_name".into())),
+                _ => {
+                    return Err(ConfigError(
+                        "each model_list entry needs a model_name".into(),
+                    ));
+                }
             };
             let d = parse_deployment(&name, entry)?;
             match by_group.iter_mut().find(|(g, _)| *g == name) {
@@ -174,7 +213,10 @@ impl Router {
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
         let mut next: HashMap<Arc<str>, Arc<Group>> = HashMap::with_capacity(by_group.len());
         for (name, deployments) in by_group {
-            let g = groups.get(name.as_str()).cloned().unwrap_or_else(|| Arc::new(Group::new(&name)));
+            let g = groups
+                .get(name.as_str())
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Group::new(&name)));
             lock(&g.state).replace_all(deployments);
             next.insert(g.name.clone(), g);
         }
@@ -185,15 +227,24 @@ impl Router {
 
     /// Put a deployment in cooldown by hand for `ms` (0 lifts it). False if no such deployment.
     pub fn cooldown(&self, group: &str, id: &str, ms: u64, now: u64) -> bool {
-        let Some(g) = self.group(group) else { return false };
+        let Some(g) = self.group(group) else {
+            return false;
+        };
         let mut st = lock(&g.state);
-        let Some(&i) = st.index.get(id) else { return false };
-        st.hot[i].cooldown_until_ns = if ms == 0 { 0 } else { now.saturating_add(ms * 1_000_000) };
+        let Some(&i) = st.index.get(id) else {
+            return false;
+        };
+        st.hot[i].cooldown_until_ns = if ms == 0 {
+            0
+        } else {
+            now.saturating_add(ms * 1_000_000)
+        };
         true
     }
 
     fn random_seed(&self) -> u64 {
-        self.rng_state.fetch_add(0xa076_1d64_78bd_642f, Ordering::Relaxed)
+        self.rng_state
+            .fetch_add(0xa076_1d64_78bd_642f, Ordering::Relaxed)
     }
 
     fn new_lease_no(&self) -> u64 {

@@ -108,14 +108,25 @@ impl Refusal {
             }
         }
         let head = match self.kind {
-            RefusalKind::NoDeploymentWithTags => format!("no deployment of '{}' has the tags", self.group),
-            RefusalKind::ContextTooLarge => format!("context too large for every deployment of '{}'", self.group),
+            RefusalKind::NoDeploymentWithTags => {
+                format!("no deployment of '{}' has the tags", self.group)
+            }
+            RefusalKind::ContextTooLarge => {
+                format!("context too large for every deployment of '{}'", self.group)
+            }
             _ if parts.is_empty() => format!("group '{}' has no deployments", self.group),
             _ => format!("no deployment of '{}' available", self.group),
         };
-        let mut text = if parts.is_empty() { head } else { format!("{head} ({})", parts.join(", ")) };
+        let mut text = if parts.is_empty() {
+            head
+        } else {
+            format!("{head} ({})", parts.join(", "))
+        };
         if !self.tried_fallbacks.is_empty() {
-            text.push_str(&format!(", nor in fallbacks {}", self.tried_fallbacks.join(", ")));
+            text.push_str(&format!(
+                ", nor in fallbacks {}",
+                self.tried_fallbacks.join(", ")
+            ));
         }
         match self.retry_ms {
             Some(ms) => text.push_str(&format!("; retry in {ms} ms")),
@@ -131,7 +142,10 @@ pub enum Tokens {
     #[default]
     Unknown,
     Total(u64),
-    Split { input: u64, output: u64 },
+    Split {
+        input: u64,
+        output: u64,
+    },
 }
 
 /// What ROUTE.DONE reports.
@@ -145,7 +159,12 @@ pub struct Outcome {
 
 impl Default for Outcome {
     fn default() -> Self {
-        Outcome { status: 200, latency_ms: None, ttft_ms: None, tokens: Tokens::Unknown }
+        Outcome {
+            status: 200,
+            latency_ms: None,
+            ttft_ms: None,
+            tokens: Tokens::Unknown,
+        }
     }
 }
 
@@ -195,7 +214,11 @@ impl Router {
     pub fn pick(&self, req: &PickRequest, now: u64) -> Result<Pick, Refusal> {
         let settings = self.settings();
         let unix_ms = self.unix_ms(now);
-        let clock = Clock { now, unix_ms, minute: (unix_ms / 60_000) as u32 };
+        let clock = Clock {
+            now,
+            unix_ms,
+            minute: (unix_ms / 60_000) as u32,
+        };
         let spent = self.spent_providers(&settings, unix_ms);
         let strategy = req.strategy.unwrap_or(settings.strategy);
         let first = match self.resolve(req.group, &settings) {
@@ -209,7 +232,9 @@ impl Router {
         let fallbacks = fallback_groups(&settings, req.group, &first.name, refusal.kind);
         for name in fallbacks.iter().take(settings.max_fallbacks) {
             refusal.tried_fallbacks.push(name.clone());
-            let Some(g) = self.resolve(name, &settings) else { continue };
+            let Some(g) = self.resolve(name, &settings) else {
+                continue;
+            };
             match self.try_group(&g, req, strategy, &settings, &spent, &clock) {
                 Ok(mut pick) => {
                     pick.fallback_from = Some(first.name.clone());
@@ -227,7 +252,8 @@ impl Router {
     }
 
     fn resolve(&self, name: &str, settings: &Settings) -> Option<Arc<Group>> {
-        self.group(name).or_else(|| self.group(settings.model_group_alias.get(name)?))
+        self.group(name)
+            .or_else(|| self.group(settings.model_group_alias.get(name)?))
     }
 
     fn spent_providers(&self, settings: &Settings, unix_ms: u64) -> SpentProviders {
@@ -240,7 +266,8 @@ impl Router {
             .iter()
             .filter_map(|(p, &(limit, period))| {
                 let window = unix_ms / period;
-                (budgets.spent(p, window) >= limit).then(|| (p.clone(), (window + 1) * period - unix_ms))
+                (budgets.spent(p, window) >= limit)
+                    .then(|| (p.clone(), (window + 1) * period - unix_ms))
             })
             .collect()
     }
@@ -256,7 +283,8 @@ impl Router {
     ) -> Result<Pick, Refusal> {
         let mut guard = lock(&group.state);
         let st = &mut *guard;
-        let tag_filter = settings.enable_tag_filtering && tag_mask(st, req.tags, settings.tag_filtering_match_any);
+        let tag_filter = settings.enable_tag_filtering
+            && tag_mask(st, req.tags, settings.tag_filtering_match_any);
         if tag_filter && !st.tag_ok.iter().any(|&ok| ok) {
             let mut r = Refusal::new(RefusalKind::NoDeploymentWithTags, &group.name);
             r.untagged = st.slots.len() as u32;
@@ -277,12 +305,30 @@ impl Router {
         candidates.reserve(st.hot.len());
         for i in 0..st.hot.len() {
             if (always_cold || st.hot[i].cold_checks)
-                && blocked_cold(&st.slots[i], &st.hot[i], i, &st.tag_ok, tag_filter, req, settings, spent, clock).is_some()
+                && blocked_cold(
+                    &st.slots[i],
+                    &st.hot[i],
+                    i,
+                    &st.tag_ok,
+                    tag_filter,
+                    req,
+                    settings,
+                    spent,
+                    clock,
+                )
+                .is_some()
             {
                 continue;
             }
             let hot = &mut st.hot[i];
-            if blocked_hot(hot, req.tokens, clock, settings.default_max_parallel_requests).is_some() {
+            if blocked_hot(
+                hot,
+                req.tokens,
+                clock,
+                settings.default_max_parallel_requests,
+            )
+            .is_some()
+            {
                 continue;
             }
             let order = hot.order;
@@ -307,7 +353,16 @@ impl Router {
         }
         let mut rng = Rng(self.random_seed());
         let shuffle_totals = [total_weight, total_rpm, total_tpm];
-        let chosen = choose(st, &candidates, strategy, settings, &shuffle_totals, ttl_ns, clock.now, &mut rng) as usize;
+        let chosen = choose(
+            st,
+            &candidates,
+            strategy,
+            settings,
+            &shuffle_totals,
+            ttl_ns,
+            clock.now,
+            &mut rng,
+        ) as usize;
         st.candidates = candidates;
 
         // Step 5: reserve (the scan rolled the minute already).
@@ -317,10 +372,20 @@ impl Router {
         hot.tpm_used += req.tokens;
         let cfg = st.slots[chosen].cfg.clone();
         let lease_no = self.new_lease_no();
-        let expires_ns = clock.now.saturating_add(req.ttl_ms.unwrap_or(DEFAULT_LEASE_TTL_MS).saturating_mul(1_000_000));
+        let expires_ns = clock.now.saturating_add(
+            req.ttl_ms
+                .unwrap_or(DEFAULT_LEASE_TTL_MS)
+                .saturating_mul(1_000_000),
+        );
         st.leases.insert(
             lease_no,
-            LeaseInfo { id: cfg.id.clone(), slot: chosen as u32, tokens: req.tokens, minute: clock.minute, expires_ns },
+            LeaseInfo {
+                id: cfg.id.clone(),
+                slot: chosen as u32,
+                tokens: req.tokens,
+                minute: clock.minute,
+                expires_ns,
+            },
         );
         drop(guard);
         lock(&self.leases).insert(lease_no, group.clone(), expires_ns);
@@ -338,11 +403,21 @@ impl Router {
     /// Err for a string that is not a lease.
     pub fn done(&self, lease: &str, outcome: &Outcome, now: u64) -> Result<bool, ConfigError> {
         let (tag, lease_no) = parse_lease(lease)?;
-        if let Some(ms) = outcome.latency_ms.into_iter().chain(outcome.ttft_ms).find(|x| !x.is_finite() || *x < 0.0) {
-            return Err(ConfigError(format!("latency must be a non-negative number, got {ms}")));
+        if let Some(ms) = outcome
+            .latency_ms
+            .into_iter()
+            .chain(outcome.ttft_ms)
+            .find(|x| !x.is_finite() || *x < 0.0)
+        {
+            return Err(ConfigError(format!(
+                "latency must be a non-negative number, got {ms}"
+            )));
         }
         if outcome.status < 100 || outcome.status > 599 {
-            return Err(ConfigError(format!("status must be an HTTP status (100-599), got {}", outcome.status)));
+            return Err(ConfigError(format!(
+                "status must be an HTTP status (100-599), got {}",
+                outcome.status
+            )));
         }
         let group = {
             let mut table = lock(&self.leases);
@@ -359,8 +434,12 @@ impl Router {
         let unix_ms = self.unix_ms(now);
         let minute = (unix_ms / 60_000) as u32;
         let mut st = lock(&group.state);
-        let Some(info) = st.leases.remove(&lease_no) else { return Ok(false) };
-        let Some(i) = st.slot_of(&info.id, info.slot) else { return Ok(true) };
+        let Some(info) = st.leases.remove(&lease_no) else {
+            return Ok(false);
+        };
+        let Some(i) = st.slot_of(&info.id, info.slot) else {
+            return Ok(true);
+        };
         let single = st.slots.len() == 1;
         let GroupState { slots, hot, .. } = &mut *st;
         let (slot, hot) = (&mut slots[i], &mut hot[i]);
@@ -385,7 +464,9 @@ impl Router {
             cooldown::on_success(&mut live.failures, now);
             let sample = match (outcome.ttft_ms, outcome.latency_ms, outcome.tokens) {
                 (Some(ttft), _, _) => Some(ttft),
-                (None, Some(ms), Tokens::Split { output, .. }) if output > 0 => Some(ms / output as f64),
+                (None, Some(ms), Tokens::Split { output, .. }) if output > 0 => {
+                    Some(ms / output as f64)
+                }
                 (None, Some(ms), _) => Some(ms),
                 (None, None, _) => None,
             };
@@ -396,11 +477,24 @@ impl Router {
             if cooldown::ErrorKind::of(outcome.status) == cooldown::ErrorKind::Timeout {
                 live.add_latency(hot, TIMEOUT_PENALTY_MS, now, ttl_ns);
             }
-            let has_fallbacks = !fallback_groups(&settings, &group.name, &group.name, RefusalKind::Busy).is_empty();
-            let shape = GroupShape { single, lone: single && !has_fallbacks };
-            if cooldown::on_failure(&cfg, &settings, &shape, &mut live.failures, outcome.status, now) {
+            let has_fallbacks =
+                !fallback_groups(&settings, &group.name, &group.name, RefusalKind::Busy).is_empty();
+            let shape = GroupShape {
+                single,
+                lone: single && !has_fallbacks,
+            };
+            if cooldown::on_failure(
+                &cfg,
+                &settings,
+                &shape,
+                &mut live.failures,
+                outcome.status,
+                now,
+            ) {
                 let ms = cooldown::cooldown_ms(&cfg, &settings);
-                hot.cooldown_until_ns = hot.cooldown_until_ns.max(now.saturating_add(ms * 1_000_000));
+                hot.cooldown_until_ns = hot
+                    .cooldown_until_ns
+                    .max(now.saturating_add(ms * 1_000_000));
             }
         }
         // Budgets: what the reported tokens cost. TOKENS total without a split is priced as input.
@@ -422,10 +516,10 @@ impl Router {
             live.budget_spent += cost;
         }
         drop(st);
-        if cost > 0.0 {
-            if let Some(&(_, period)) = settings.provider_budgets.get(&cfg.provider) {
-                lock(&self.provider_budgets).spend(&cfg.provider, unix_ms / period, cost);
-            }
+        if cost > 0.0
+            && let Some(&(_, period)) = settings.provider_budgets.get(&cfg.provider)
+        {
+            lock(&self.provider_budgets).spend(&cfg.provider, unix_ms / period, cost);
         }
         Ok(true)
     }
@@ -494,10 +588,10 @@ fn blocked_cold(
     if hot.cooldown_until_ns > clock.now {
         return Some(Block::Cooling);
     }
-    if let Some(max_budget) = cfg.max_budget {
-        if slot.live.budget_spent_now(cfg, clock.unix_ms) >= max_budget {
-            return Some(Block::Budget);
-        }
+    if let Some(max_budget) = cfg.max_budget
+        && slot.live.budget_spent_now(cfg, clock.unix_ms) >= max_budget
+    {
+        return Some(Block::Budget);
     }
     if !spent.is_empty() && spent.iter().any(|(p, _)| *p == cfg.provider) {
         return Some(Block::Budget);
@@ -510,7 +604,12 @@ fn blocked_cold(
 
 /// The checks on live counters (rolls the minute window).
 #[inline]
-fn blocked_hot(hot: &mut Hot, tokens: u64, clock: &Clock, default_parallel: Option<u64>) -> Option<Block> {
+fn blocked_hot(
+    hot: &mut Hot,
+    tokens: u64,
+    clock: &Clock,
+    default_parallel: Option<u64>,
+) -> Option<Block> {
     if hot.cooldown_until_ns > clock.now {
         return Some(Block::Cooling);
     }
@@ -521,7 +620,10 @@ fn blocked_hot(hot: &mut Hot, tokens: u64, clock: &Clock, default_parallel: Opti
     if hot.tpm_used.saturating_add(tokens) > hot.tpm_limit {
         return Some(Block::Tpm);
     }
-    if hot.max_parallel(default_parallel).is_some_and(|max| hot.in_flight as u64 >= max) {
+    if hot
+        .max_parallel(default_parallel)
+        .is_some_and(|max| hot.in_flight as u64 >= max)
+    {
         return Some(Block::Parallel);
     }
     None
@@ -542,9 +644,24 @@ fn refuse(
     let minute_end_ms = (clock.minute as u64 + 1) * 60_000 - clock.unix_ms;
     let tag_ok = std::mem::take(&mut st.tag_ok);
     for i in 0..st.slots.len() {
-        let block = match blocked_cold(&st.slots[i], &st.hot[i], i, &tag_ok, tag_filter, req, settings, spent, clock) {
+        let block = match blocked_cold(
+            &st.slots[i],
+            &st.hot[i],
+            i,
+            &tag_ok,
+            tag_filter,
+            req,
+            settings,
+            spent,
+            clock,
+        ) {
             Some(b) => Some(b),
-            None => blocked_hot(&mut st.hot[i], req.tokens, clock, settings.default_max_parallel_requests),
+            None => blocked_hot(
+                &mut st.hot[i],
+                req.tokens,
+                clock,
+                settings.default_max_parallel_requests,
+            ),
         };
         let Some(block) = block else { continue };
         let slot = &st.slots[i];
@@ -600,7 +717,10 @@ fn refuse(
         }
         if let Some(max_budget) = cfg.max_budget {
             let (spent_now, end) = match cfg.budget_duration_ms.filter(|d| *d > 0) {
-                Some(d) => (live.budget_spent(clock.unix_ms / d), Some((clock.unix_ms / d + 1) * d - clock.unix_ms)),
+                Some(d) => (
+                    live.budget_spent(clock.unix_ms / d),
+                    Some((clock.unix_ms / d + 1) * d - clock.unix_ms),
+                ),
                 None => (live.budget_spent, None),
             };
             if spent_now >= max_budget {
@@ -629,7 +749,12 @@ fn refuse(
 }
 
 /// The groups to try after `requested` (or `resolved`, its alias target) refused, in order.
-fn fallback_groups(settings: &Settings, requested: &str, resolved: &str, kind: RefusalKind) -> Vec<String> {
+fn fallback_groups(
+    settings: &Settings,
+    requested: &str,
+    resolved: &str,
+    kind: RefusalKind,
+) -> Vec<String> {
     let find = |table: &[(String, Vec<String>)]| -> Option<Vec<String>> {
         for key in [requested, resolved, "*"] {
             if let Some((_, targets)) = table.iter().find(|(g, _)| g == key) {
@@ -638,10 +763,10 @@ fn fallback_groups(settings: &Settings, requested: &str, resolved: &str, kind: R
         }
         None
     };
-    if kind == RefusalKind::ContextTooLarge {
-        if let Some(t) = find(&settings.context_window_fallbacks) {
-            return t;
-        }
+    if kind == RefusalKind::ContextTooLarge
+        && let Some(t) = find(&settings.context_window_fallbacks)
+    {
+        return t;
     }
     if kind == RefusalKind::NoSuchGroup {
         return Vec::new();
@@ -650,6 +775,7 @@ fn fallback_groups(settings: &Settings, requested: &str, resolved: &str, kind: R
 }
 
 /// Step 4: the strategy's choice among the lowest-order candidates (all non-empty).
+#[allow(clippy::too_many_arguments)]
 fn choose(
     st: &mut GroupState,
     candidates: &[u32],
@@ -676,7 +802,11 @@ fn choose(
                 if now >= h.latency_valid_until_ns {
                     slots[i].live.refresh_latency(h, now, ttl_ns);
                 }
-                if h.latency_avg.is_nan() { 0.0 } else { h.latency_avg }
+                if h.latency_avg.is_nan() {
+                    0.0
+                } else {
+                    h.latency_avg
+                }
             };
             let (best, best_latency) = lowest(candidates, hot, rng, &mut latency);
             if buffer <= 0.0 {
@@ -709,7 +839,11 @@ fn choose(
                         target -= w;
                     }
                     // Rounding left a sliver: the last positive weight takes it.
-                    return *candidates.iter().rev().find(|&&c| metric(&hot[c as usize]) > 0.0).unwrap_or(&candidates[0]);
+                    return *candidates
+                        .iter()
+                        .rev()
+                        .find(|&&c| metric(&hot[c as usize]) > 0.0)
+                        .unwrap_or(&candidates[0]);
                 }
             }
             candidates[rng.below(candidates.len() as u64) as usize]
@@ -720,13 +854,30 @@ fn choose(
 /// simple-shuffle's weights in LiteLLM's order of preference: `weight`, `rpm`, `tpm`.
 const SHUFFLE_METRICS: [fn(&Hot) -> f64; 3] = [
     |h| h.weight,
-    |h| if h.rpm_limit == u32::MAX { 0.0 } else { h.rpm_limit as f64 },
-    |h| if h.tpm_limit == u64::MAX { 0.0 } else { h.tpm_limit as f64 },
+    |h| {
+        if h.rpm_limit == u32::MAX {
+            0.0
+        } else {
+            h.rpm_limit as f64
+        }
+    },
+    |h| {
+        if h.tpm_limit == u64::MAX {
+            0.0
+        } else {
+            h.tpm_limit as f64
+        }
+    },
 ];
 
 /// Random among the candidates minimising `key` (reservoir sampling over ties), and that key.
 #[inline]
-fn lowest(candidates: &[u32], hot: &mut [Hot], rng: &mut Rng, mut key: impl FnMut(usize, &mut Hot) -> f64) -> (u32, f64) {
+fn lowest(
+    candidates: &[u32],
+    hot: &mut [Hot],
+    rng: &mut Rng,
+    mut key: impl FnMut(usize, &mut Hot) -> f64,
+) -> (u32, f64) {
     let (mut best, mut best_key, mut ties) = (candidates[0], f64::INFINITY, 0u64);
     for &c in candidates {
         let k = key(c as usize, &mut hot[c as usize]);

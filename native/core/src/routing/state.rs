@@ -3,9 +3,9 @@
 
 use super::config::{Deployment, Settings};
 use super::cooldown::FailureState;
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
-use rustc_hash::FxHashMap;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -14,12 +14,11 @@ pub const LATENCY_SAMPLES: usize = 10;
 /// The part of a group name Redis Cluster hashes: between the first `{` and the next `}` when
 /// that is non-empty, else the whole name.
 pub fn hash_tag(group: &str) -> &str {
-    if let Some(open) = group.find('{') {
-        if let Some(len) = group[open + 1..].find('}') {
-            if len > 0 {
-                return &group[open + 1..open + 1 + len];
-            }
-        }
+    if let Some(open) = group.find('{')
+        && let Some(len) = group[open + 1..].find('}')
+        && len > 0
+    {
+        return &group[open + 1..open + 1 + len];
     }
     group
 }
@@ -81,7 +80,9 @@ fn clamp_u32(x: u64) -> u32 {
 /// LiteLLM's `calculate_max_parallel_requests` without the router default: max_parallel_requests,
 /// else rpm, else tpm/1000*6 (at least 1).
 pub fn own_max_parallel(c: &Deployment) -> Option<u64> {
-    c.max_parallel_requests.or(c.rpm).or(c.tpm.map(|t| ((t as f64 / 1000.0 * 6.0) as u64).max(1)))
+    c.max_parallel_requests
+        .or(c.rpm)
+        .or(c.tpm.map(|t| ((t as f64 / 1000.0 * 6.0) as u64).max(1)))
 }
 
 impl Hot {
@@ -104,7 +105,11 @@ impl Hot {
     }
 
     pub fn max_parallel(&self, default: Option<u64>) -> Option<u64> {
-        if self.max_parallel != u32::MAX { Some(self.max_parallel as u64) } else { default }
+        if self.max_parallel != u32::MAX {
+            Some(self.max_parallel as u64)
+        } else {
+            default
+        }
     }
 }
 
@@ -140,7 +145,11 @@ impl Live {
             }
         }
         hot.latency_avg = if n > 0 { sum / n as f64 } else { f64::NAN };
-        hot.latency_valid_until_ns = if n > 0 { oldest.saturating_add(ttl_ns) } else { u64::MAX };
+        hot.latency_valid_until_ns = if n > 0 {
+            oldest.saturating_add(ttl_ns)
+        } else {
+            u64::MAX
+        };
     }
 
     pub fn latency_avg(&self, hot: &mut Hot, now: u64, ttl_ns: u64) -> Option<f64> {
@@ -151,7 +160,11 @@ impl Live {
     }
 
     pub fn budget_spent(&self, window: u64) -> f64 {
-        if self.budget_window == window { self.budget_spent } else { 0.0 }
+        if self.budget_window == window {
+            self.budget_spent
+        } else {
+            0.0
+        }
     }
 
     /// Spend in the deployment's budget window (the whole life when it has no duration).
@@ -170,7 +183,14 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn view(&self, hot: &Hot, now: u64, minute: u32, unix_ms: u64, settings: &Settings) -> DeploymentView {
+    pub fn view(
+        &self,
+        hot: &Hot,
+        now: u64,
+        minute: u32,
+        unix_ms: u64,
+        settings: &Settings,
+    ) -> DeploymentView {
         let same_minute = hot.minute == minute;
         let mut hot_now = hot.clone();
         DeploymentView {
@@ -179,8 +199,15 @@ impl Slot {
             in_flight: hot.in_flight as u64,
             rpm_used: if same_minute { hot.rpm_used as u64 } else { 0 },
             tpm_used: if same_minute { hot.tpm_used } else { 0 },
-            latency_ms: self.live.latency_avg(&mut hot_now, now, settings.latency_ttl_ms.saturating_mul(1_000_000)),
-            cooldown_ms: hot.cooldown_until_ns.saturating_sub(now).div_ceil(1_000_000),
+            latency_ms: self.live.latency_avg(
+                &mut hot_now,
+                now,
+                settings.latency_ttl_ms.saturating_mul(1_000_000),
+            ),
+            cooldown_ms: hot
+                .cooldown_until_ns
+                .saturating_sub(now)
+                .div_ceil(1_000_000),
             fails: self.live.failures.fails_minute.get(now),
             budget_spent: self.live.budget_spent_now(&self.cfg, unix_ms),
         }
@@ -279,7 +306,10 @@ impl GroupState {
     fn push(&mut self, d: Deployment, live: Live, mut hot: Hot) {
         hot.configure(&d);
         self.index.insert(d.id.clone(), self.slots.len());
-        self.slots.push(Slot { cfg: Arc::new(d), live });
+        self.slots.push(Slot {
+            cfg: Arc::new(d),
+            live,
+        });
         self.hot.push(hot);
     }
 
@@ -302,8 +332,12 @@ impl GroupState {
     /// new list: the later entry wins, as ROUTE.SET would do.
     pub fn replace_all(&mut self, deployments: Vec<Deployment>) {
         let old_hot = std::mem::take(&mut self.hot);
-        let mut old: HashMap<Arc<str>, (Live, Hot)> =
-            self.slots.drain(..).zip(old_hot).map(|(s, h)| (s.cfg.id.clone(), (s.live, h))).collect();
+        let mut old: HashMap<Arc<str>, (Live, Hot)> = self
+            .slots
+            .drain(..)
+            .zip(old_hot)
+            .map(|(s, h)| (s.cfg.id.clone(), (s.live, h)))
+            .collect();
         self.index.clear();
         for d in deployments {
             if self.index.contains_key(&d.id) {
@@ -325,7 +359,9 @@ impl GroupState {
 
     /// Free the slot of a lease the lease table expired. False if it was already done.
     pub fn release_expired(&mut self, lease_no: u64) -> bool {
-        let Some(info) = self.leases.remove(&lease_no) else { return false };
+        let Some(info) = self.leases.remove(&lease_no) else {
+            return false;
+        };
         if let Some(i) = self.slot_of(&info.id, info.slot) {
             let hot = &mut self.hot[i];
             hot.in_flight = hot.in_flight.saturating_sub(1);
@@ -345,10 +381,10 @@ impl GroupState {
             if h.minute as u64 == minute && (h.rpm_used > 0 || h.tpm_used > 0) {
                 consider((minute + 1) * 60_000 - unix_ms);
             }
-            if let Some(d) = s.cfg.budget_duration_ms.filter(|d| *d > 0) {
-                if l.budget_spent(unix_ms / d) > 0.0 {
-                    consider((unix_ms / d + 1) * d - unix_ms);
-                }
+            if let Some(d) = s.cfg.budget_duration_ms.filter(|d| *d > 0)
+                && l.budget_spent(unix_ms / d) > 0.0
+            {
+                consider((unix_ms / d + 1) * d - unix_ms);
             }
         }
         for info in self.leases.values() {
@@ -422,7 +458,10 @@ impl ProviderBudgets {
     }
 
     pub fn spend(&mut self, provider: &str, window: u64, cost: f64) {
-        let e = self.spent.entry(provider.to_string()).or_insert((window, 0.0));
+        let e = self
+            .spent
+            .entry(provider.to_string())
+            .or_insert((window, 0.0));
         if e.0 != window {
             *e = (window, 0.0);
         }
