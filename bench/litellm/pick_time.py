@@ -7,7 +7,7 @@ enable_pre_call_checks), builds a litellm.Router and times
 mock_response; a pick never calls one anyway) and the model cost map is the bundled one.
 
 Prints one JSON document: {"litellm": version, "cases": [{deployments, strategy, mode, n,
-median_ms, p99_ms}, ...]}. Each case runs for about --seconds (at least 5 and at most 1000 picks)
+median_ms, p99_ms}, ...]}. Each case runs for about --seconds (at least 3 and at most 1000 picks, after one warm-up pick)
 so that the whole run stays under two minutes on two cores.
 
 Run: bench/litellm/setup.sh && bench/.cache/litellm-venv/bin/python bench/litellm/pick_time.py
@@ -80,21 +80,24 @@ def summary(count: int, strategy: str, mode: str, samples: list[float]) -> dict:
     }
 
 
-def budgeted_count(calibration_ms: list[float], seconds: float) -> int:
-    per_pick_ms = max(statistics.median(calibration_ms), 1e-3)
-    return max(5, min(1000, int(seconds * 1000 / per_pick_ms)))
+MIN_SAMPLES = 3
+MAX_SAMPLES = 1000
 
 
 async def time_async(router: Router, seconds: float) -> list[float]:
+    """Pick timings until `seconds` have passed (at least MIN_SAMPLES, at most MAX_SAMPLES)."""
+
     async def one() -> float:
         started = time.perf_counter()
         await router.async_get_available_deployment(model=GROUP, messages=MESSAGES, request_kwargs={})
         return (time.perf_counter() - started) * 1000
 
-    for _ in range(3):  # warm-up: the first picks fill LiteLLM's lazy caches
-        await one()
-    calibration = [await one() for _ in range(5)]
-    return calibration + [await one() for _ in range(budgeted_count(calibration, seconds) - 5)]
+    await one()  # warm-up: the first pick fills LiteLLM's lazy caches
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
+        samples.append(await one())
+    return samples
 
 
 def time_sync(router: Router, seconds: float) -> list[float]:
@@ -103,16 +106,18 @@ def time_sync(router: Router, seconds: float) -> list[float]:
         router.get_available_deployment(model=GROUP, messages=MESSAGES, request_kwargs={})
         return (time.perf_counter() - started) * 1000
 
-    for _ in range(3):
-        one()
-    calibration = [one() for _ in range(5)]
-    return calibration + [one() for _ in range(budgeted_count(calibration, seconds) - 5)]
+    one()
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
+        samples.append(one())
+    return samples
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,1000", help="deployment counts, comma-separated")
-    parser.add_argument("--seconds", type=float, default=0.9, help="time budget per case")
+    parser.add_argument("--seconds", type=float, default=0.8, help="time budget per case")
     args = parser.parse_args()
     cases = []
     for count in (int(size) for size in args.sizes.split(",")):
