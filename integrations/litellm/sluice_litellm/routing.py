@@ -66,6 +66,11 @@ CANCELLED_STATUS = 499
 UNSETTLED_GRACE_SECONDS = 30.0
 _REGISTRATION_FRAMES = ("register_plugin", "set_custom_routing_strategy", "_custom_sync_pick")
 
+# Leases picked in this process and not settled yet, for every plugin instance. One table and one
+# outcome logger for the process, because LiteLLM may hand an event to only one CustomLogger of a
+# class; whichever receives it settles the lease through the plugin that picked it.
+_OPEN: dict[str, tuple["_OpenLease", "SluiceRouting"]] = {}
+
 
 @dataclass
 class _OpenLease:
@@ -107,10 +112,9 @@ class SluiceRouting(CustomRoutingStrategyBase):
         self.priority = priority
         self._router_ref: weakref.ReferenceType[Router] | None = None
         self._sent_version: int | None = None
-        self._open: dict[str, _OpenLease] = {}
         self._shadow: Router | None = None
         self._shadow_version: int | None = None
-        self.outcomes = SluiceOutcomes(self)
+        self.outcomes = OUTCOMES
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -243,7 +247,7 @@ class SluiceRouting(CustomRoutingStrategyBase):
                 f"Sluice picked deployment {deployment_id!r}, which this Router's model_list does not have"
             )
         open_lease = _OpenLease(lease, deployment_id, time.monotonic(), bool(request.get("stream")))
-        self._open[lease] = open_lease
+        _OPEN[lease] = (open_lease, self)
         metadata_bucket(request).setdefault(LEASES_KEY, {})[deployment_id] = lease
         if task is not None:
             task.add_done_callback(lambda done: self._on_task_done(open_lease, done))
@@ -322,16 +326,6 @@ class SluiceRouting(CustomRoutingStrategyBase):
 
     # -- settling --------------------------------------------------------------------------------
 
-    def _take(self, lease: str | None) -> _OpenLease | None:
-        """The open lease, now marked settled; None when something settled it already."""
-        if lease is None:
-            return None
-        open_lease = self._open.pop(lease, None)
-        if open_lease is None or open_lease.settled:
-            return None
-        open_lease.settled = True
-        return open_lease
-
     def done_command(self, open_lease: _OpenLease, outcome: Outcome) -> list[Any]:
         command: list[Any] = ["ROUTE.DONE", open_lease.lease]
         if outcome.status is not None and outcome.status != 200:
@@ -346,19 +340,13 @@ class SluiceRouting(CustomRoutingStrategyBase):
             command += ["INPUT", str(outcome.input_tokens), "OUTPUT", str(outcome.output_tokens)]
         return command
 
-    async def settle_async(self, lease: str | None, outcome: Outcome) -> None:
-        open_lease = self._take(lease)
-        if open_lease is None:
-            return
+    async def _send_done(self, open_lease: _OpenLease, outcome: Outcome) -> None:
         try:
             await self.connection.acall(*self.done_command(open_lease, outcome))
         except (SluiceUnavailable, redis.exceptions.RedisError) as error:
             log.debug("ROUTE.DONE %s not sent (%s); the lease expires by its TTL", open_lease.lease, error)
 
-    def settle(self, lease: str | None, outcome: Outcome) -> None:
-        open_lease = self._take(lease)
-        if open_lease is None:
-            return
+    def _send_done_sync(self, open_lease: _OpenLease, outcome: Outcome) -> None:
         try:
             self.connection.call(*self.done_command(open_lease, outcome))
         except (SluiceUnavailable, redis.exceptions.RedisError) as error:
@@ -375,20 +363,20 @@ class SluiceRouting(CustomRoutingStrategyBase):
             return
         loop = task.get_loop()
         if task.cancelled():
-            loop.create_task(self.settle_async(open_lease.lease, Outcome(status=CANCELLED_STATUS)))
+            loop.create_task(settle_async(open_lease.lease, Outcome(status=CANCELLED_STATUS)))
         elif not open_lease.stream:
             # The outcome callbacks may still be on their way (async_log_success_event runs after
             # the response is returned); settle only what they leave behind.
             loop.call_later(
                 UNSETTLED_GRACE_SECONDS,
                 lambda: open_lease.settled
-                or loop.create_task(self.settle_async(open_lease.lease, Outcome(status=CANCELLED_STATUS))),
+                or loop.create_task(settle_async(open_lease.lease, Outcome(status=CANCELLED_STATUS))),
             )
 
     @property
     def open_leases(self) -> int:
-        """Leases picked in this process and not settled yet."""
-        return len(self._open)
+        """Leases this plugin picked and nobody settled yet."""
+        return sum(1 for _, plugin in list(_OPEN.values()) if plugin is self)
 
 
 @dataclass(frozen=True)
@@ -400,51 +388,56 @@ class Outcome:
     output_tokens: int | None = None
 
 
+def _take(lease: str | None) -> tuple[_OpenLease, SluiceRouting] | None:
+    """The open lease and its plugin, now marked settled; None when something settled it already."""
+    if lease is None:
+        return None
+    taken = _OPEN.pop(lease, None)
+    if taken is None or taken[0].settled:
+        return None
+    taken[0].settled = True
+    return taken
+
+
+async def settle_async(lease: str | None, outcome: Outcome) -> None:
+    taken = _take(lease)
+    if taken is not None:
+        await taken[1]._send_done(taken[0], outcome)
+
+
+def settle(lease: str | None, outcome: Outcome) -> None:
+    taken = _take(lease)
+    if taken is not None:
+        taken[1]._send_done_sync(taken[0], outcome)
+
+
 class SluiceOutcomes(CustomLogger):
-    """The plugin's outcome logger: one ROUTE.DONE per attempt, whichever callback comes first."""
-
-    def __init__(self, plugin: SluiceRouting) -> None:
-        super().__init__()
-        self._plugin = weakref.ref(plugin)
-
-    def _routing(self) -> SluiceRouting | None:
-        return self._plugin()
+    """The outcome logger (one per process): one ROUTE.DONE per attempt, whichever callback comes first."""
 
     # Inline, once per attempt: a non-streaming success, every failed attempt.
     async def async_post_call_success_deployment_hook(self, request_data: dict, response: Any, call_type: Any) -> Any:
-        plugin = self._routing()
-        if plugin is not None and not request_data.get("stream"):
-            await plugin.settle_async(lease_of(request_data), Outcome(status=200, **usage_of(response)))
+        if not request_data.get("stream"):
+            await settle_async(lease_of(request_data), Outcome(status=200, **usage_of(response)))
         return None
 
     async def async_post_call_failure_deployment_hook(
         self, request_data: Mapping[str, object], exception: Exception, call_type: Any, fallback_depth: int | None = None
     ) -> None:
-        plugin = self._routing()
-        if plugin is not None:
-            await plugin.settle_async(lease_of(request_data), Outcome(status=status_of(exception)))
+        await settle_async(lease_of(request_data), Outcome(status=status_of(exception)))
 
     # After the response (streams: once consumed), with LiteLLM's own timings.
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        plugin = self._routing()
-        if plugin is not None:
-            await plugin.settle_async(lease_of(kwargs), success_outcome(kwargs, response_obj, start_time, end_time))
+        await settle_async(lease_of(kwargs), success_outcome(kwargs, response_obj, start_time, end_time))
 
     async def async_log_failure_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        plugin = self._routing()
-        if plugin is not None:
-            await plugin.settle_async(lease_of(kwargs), failure_outcome(kwargs, start_time, end_time))
+        await settle_async(lease_of(kwargs), failure_outcome(kwargs, start_time, end_time))
 
     # Router.completion (sync).
     def log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        plugin = self._routing()
-        if plugin is not None:
-            plugin.settle(lease_of(kwargs), success_outcome(kwargs, response_obj, start_time, end_time))
+        settle(lease_of(kwargs), success_outcome(kwargs, response_obj, start_time, end_time))
 
     def log_failure_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        plugin = self._routing()
-        if plugin is not None:
-            plugin.settle(lease_of(kwargs), failure_outcome(kwargs, start_time, end_time))
+        settle(lease_of(kwargs), failure_outcome(kwargs, start_time, end_time))
 
 
 # -- reading LiteLLM's request and callback shapes ------------------------------------------------
@@ -636,3 +629,6 @@ def _registering_router(frame: Any) -> Router | None:
         frame = frame.f_back
         depth += 1
     return None
+
+
+OUTCOMES = SluiceOutcomes()
