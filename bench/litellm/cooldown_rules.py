@@ -14,32 +14,59 @@ import warnings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 warnings.filterwarnings("ignore")
-import litellm
-from litellm import Router
-class StatusError(Exception):
-    """A provider error with this HTTP status (LiteLLM raises it as a MockException)."""
 
-    def __init__(self, code): super().__init__(f"mock {code}"); self.status_code = code
-    def __reduce__(self): return (StatusError, (self.status_code,))
-MOCK = {429: "litellm.RateLimitError", 500: "litellm.InternalServerError"}
-async def case(code, n, af, failures):
-    bad = MOCK.get(code, StatusError(code))
-    ml=[{"model_name":"g","litellm_params":{"model":"openai/gpt-4o","api_key":"x","mock_response": bad if i == 0 else "ok"},"model_info":{"id":f"d{i}"}} for i in range(n)]
-    kw = {} if af is None else {"allowed_fails": af}
-    r = Router(model_list=ml, num_retries=0, cooldown_time=30, **kw)
-    failed = 0; tries = 0
-    while failed < failures and tries < 200:
-        tries += 1
-        try: await r.acompletion(model="g", messages=[{"role":"user","content":"hi"}])
-        except Exception: failed += 1
-    await asyncio.sleep(0.3)
-    got = await r.health().cooldowns.async_get_active_cooldowns(model_ids=[f"d{i}" for i in range(n)], parent_otel_span=None)
-    return "d0" in [g[0] for g in got]
+from litellm import Router  # noqa: E402
+
+STATUSES = (429, 500, 503, 401, 404, 408, 400)
+# LiteLLM's own mock strings for the statuses it has one for; other statuses raise as a MockException.
+MOCK_STRINGS = {429: "litellm.RateLimitError", 500: "litellm.InternalServerError"}
+
+
+class StatusError(Exception):
+    """A provider error with this HTTP status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"mock {status}")
+        self.status_code = status
+
+    def __reduce__(self) -> tuple:  # the Router deep-copies its model_list
+        return (StatusError, (self.status_code,))
+
+
+async def cooled_after(status: int, group_size: int, allowed_fails: int | None, failures: int) -> bool:
+    """Whether d0 is cooling down once it has failed `failures` times."""
+    failing = MOCK_STRINGS.get(status, StatusError(status))
+    model_list = [
+        {
+            "model_name": "g",
+            "litellm_params": {"model": "openai/gpt-4o", "api_key": "sk-none", "mock_response": failing if i == 0 else "ok"},
+            "model_info": {"id": f"d{i}"},
+        }
+        for i in range(group_size)
+    ]
+    extra = {} if allowed_fails is None else {"allowed_fails": allowed_fails}
+    router = Router(model_list=model_list, num_retries=0, cooldown_time=30, **extra)
+    failed = attempts = 0
+    while failed < failures and attempts < 200:
+        attempts += 1
+        try:
+            await router.acompletion(model="g", messages=[{"role": "user", "content": "hi"}])
+        except Exception:  # noqa: BLE001  # the failure under test
+            failed += 1
+    await asyncio.sleep(0.3)  # cooldowns are recorded by the failure callbacks
+    ids = [f"d{i}" for i in range(group_size)]
+    active = await router.health().cooldowns.async_get_active_cooldowns(model_ids=ids, parent_otel_span=None)
+    return "d0" in [cooldown[0] for cooldown in active]
+
+
 async def main() -> None:
-    for code in (429, 500, 503, 401, 404, 408, 400):
-        for n in (1, 2):
-            for af in (None, 1):
-                counts = [0, 1, 2, 3] if af else [0, 1]
-                res = [f"{f}:{'C' if await case(code, n, af, f) else '-'}" for f in counts[1:]]
-                print(code, f"group={n}", f"allowed_fails={af}", " ".join(res), flush=True)
-asyncio.run(main())
+    for status in STATUSES:
+        for group_size in (1, 2):
+            for allowed_fails in (None, 1):
+                counts = (1, 2, 3) if allowed_fails is not None else (1,)
+                marks = [f"{n}:{'C' if await cooled_after(status, group_size, allowed_fails, n) else '-'}" for n in counts]
+                print(status, f"group={group_size}", f"allowed_fails={allowed_fails}", " ".join(marks), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
