@@ -35,12 +35,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import logging
 import random
 import sys
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -70,6 +69,11 @@ _REGISTRATION_FRAMES = ("register_plugin", "set_custom_routing_strategy", "_cust
 # outcome logger for the process, because LiteLLM may hand an event to only one CustomLogger of a
 # class; whichever receives it settles the lease through the plugin that picked it.
 _OPEN: dict[str, tuple["_OpenLease", "SluiceRouting"]] = {}
+# Sluice forgets a lease after its TTL (default 600000 ms); so does this table, looking every
+# SWEEP_EVERY picks, so a stream nobody reads to the end does not stay here for ever.
+DEFAULT_LEASE_TTL_MS = 600_000
+SWEEP_EVERY = 1024
+_picks_since_sweep = 0
 
 
 @dataclass
@@ -248,6 +252,7 @@ class SluiceRouting(CustomRoutingStrategyBase):
             )
         open_lease = _OpenLease(lease, deployment_id, time.monotonic(), bool(request.get("stream")))
         _OPEN[lease] = (open_lease, self)
+        _sweep_expired()
         metadata_bucket(request).setdefault(LEASES_KEY, {})[deployment_id] = lease
         if task is not None:
             task.add_done_callback(lambda done: self._on_task_done(open_lease, done))
@@ -386,6 +391,19 @@ class Outcome:
     ttft_ms: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+
+
+def _sweep_expired() -> None:
+    global _picks_since_sweep
+    _picks_since_sweep += 1
+    if _picks_since_sweep < SWEEP_EVERY:
+        return
+    _picks_since_sweep = 0
+    now = time.monotonic()
+    for lease, (open_lease, plugin) in list(_OPEN.items()):
+        ttl_seconds = (plugin.lease_ttl_ms or DEFAULT_LEASE_TTL_MS) / 1000
+        if now - open_lease.picked_at > ttl_seconds:
+            _OPEN.pop(lease, None)
 
 
 def _take(lease: str | None) -> tuple[_OpenLease, SluiceRouting] | None:
