@@ -612,24 +612,13 @@ def router_settings(router: Router) -> dict[str, Any]:
     return values
 
 
+# Settings a private LiteLLM Router (on_unavailable="litellm") is built with: the routing ones;
+# fallbacks stay with the Router that runs the request.
+_NOT_FOR_SHADOW = ("fallbacks", "context_window_fallbacks", "default_fallbacks", "max_fallbacks", "provider_budget_config")
+
+
 def shadow_settings(router: Router) -> dict[str, Any]:
-    values = router_settings(router)
-    return {
-        name: values[name]
-        for name in (
-            "routing_strategy",
-            "routing_strategy_args",
-            "allowed_fails",
-            "allowed_fails_policy",
-            "cooldown_time",
-            "disable_cooldowns",
-            "model_group_alias",
-            "enable_pre_call_checks",
-            "enable_tag_filtering",
-            "default_max_parallel_requests",
-        )
-        if name in values
-    }
+    return {name: value for name, value in router_settings(router).items() if name not in _NOT_FOR_SHADOW}
 
 
 def _registering_router(frame: Any) -> Router | None:

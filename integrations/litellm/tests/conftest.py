@@ -86,6 +86,25 @@ def daemon() -> Iterator[Daemon]:
     started.stop()
 
 
+@pytest.fixture(autouse=True)
+def clean_callbacks() -> Iterator[None]:
+    """Leave litellm.callbacks as the test found it (the plugin adds its outcome logger)."""
+    import litellm
+
+    before = list(litellm.callbacks)
+    yield
+    litellm.callbacks[:] = before
+
+
+def deployment(id: str, group: str = "g", reply: object = "ok", **params: object) -> dict:
+    """A model_list entry with a fixed id, a mocked reply and a credential the tests look for."""
+    return {
+        "model_name": group,
+        "litellm_params": {"model": "openai/gpt-4o", "api_key": f"sk-secret-{id}", "mock_response": reply, **params},
+        "model_info": {"id": id},
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

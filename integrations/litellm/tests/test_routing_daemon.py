@@ -21,22 +21,9 @@ from litellm import Router
 from sluice_litellm import SluiceConnection, SluiceRouting
 from sluice_litellm.connection import reply_map
 
+from .conftest import deployment
+
 MESSAGES = [{"role": "user", "content": "Say hello"}]
-
-
-def deployment(id: str, group: str, reply: str = "ok", **params) -> dict:
-    return {
-        "model_name": group,
-        "litellm_params": {"model": "openai/gpt-4o", "api_key": f"sk-secret-{id}", "mock_response": reply, **params},
-        "model_info": {"id": id},
-    }
-
-
-@pytest.fixture(autouse=True)
-def clean_callbacks():
-    before = list(litellm.callbacks)
-    yield
-    litellm.callbacks[:] = before
 
 
 def listing(daemon, group: str) -> dict[str, dict]:

@@ -18,25 +18,10 @@ from litellm import Router
 
 from sluice_litellm import SluiceConnection, SluiceRouting
 
-from .conftest import free_port
+from .conftest import deployment, free_port
 from .scripted_sluice import ScriptedSluice, option, words_after
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
-
-
-def deployment(id: str, reply: str = "ok", group: str = "g", **params) -> dict:
-    return {
-        "model_name": group,
-        "litellm_params": {"model": "openai/gpt-4o", "api_key": f"sk-secret-{id}", "mock_response": reply, **params},
-        "model_info": {"id": id},
-    }
-
-
-@pytest.fixture(autouse=True)
-def clean_callbacks():
-    before = list(litellm.callbacks)
-    yield
-    litellm.callbacks[:] = before
 
 
 def routed(*entries: dict, sluice: ScriptedSluice | None = None, **router_settings) -> tuple[Router, SluiceRouting, ScriptedSluice]:
