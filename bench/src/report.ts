@@ -1,6 +1,7 @@
 /** Writes bench/RESULTS.md and the SVG chart from one run's results. */
 import type { LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
 import type { Corpus } from './corpus';
+import { routingHeadlines, routingMarkdown, type RoutingResults } from './routing';
 
 export interface Machine {
   date: string;
@@ -30,6 +31,7 @@ export interface Results {
   memory: MemRow[];
   soak?: SoakResult;
   text400?: string;
+  routing?: RoutingResults;
   totalSeconds: number;
 }
 
@@ -93,6 +95,7 @@ export function renderMarkdown(results: Results): string {
   for (const h of headlines(results)) L.push(`| ${h.what} | ${h.p1} | ${h.p16} | ${h.target} |`);
   const tokHead = tokenRatios(results);
   for (const t of tokHead) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
+  for (const t of routingHeadlines(results)) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
   L.push('', 'Chart: [results.svg](results.svg)', '', '![benchmark chart](results.svg)', '');
 
   if (results.rb.length) {
@@ -138,6 +141,8 @@ export function renderMarkdown(results: Results): string {
       L.push('');
     }
   }
+
+  L.push(...routingMarkdown(results));
 
   if (results.soak) {
     const s = results.soak;
