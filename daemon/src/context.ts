@@ -56,6 +56,8 @@ export interface Session {
   closeAfterReplies(): void;
   /** Closes now, dropping unsent replies. */
   kill(): void;
+  /** True once the connection is closed. */
+  readonly closed: boolean;
 }
 
 /** Which connections watch which keys, and which saw one change (WATCH; watches.ts). */
@@ -177,6 +179,8 @@ export interface Family {
   configChanged?(config: Config): void;
   /** Zeroes its statistics (CONFIG RESETSTAT). */
   resetStats?(): void;
+  /** A client connection closed (drop what it waits for). */
+  sessionClosed?(session: Session): void;
   /** Its Prometheus metric families (the metrics endpoint, issue #14, reads them). */
   metrics?(): MetricFamily[];
   /**

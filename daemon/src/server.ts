@@ -144,6 +144,7 @@ export class Server implements ConnectionHost {
     this.connections.delete(conn.id);
     this.watches.unwatch(conn);
     this.monitors.remove(conn);
+    for (const f of this.families) f.sessionClosed?.(conn);
     if (this.shuttingDown && this.connections.size === 0) this.finishShutdown?.();
   }
 

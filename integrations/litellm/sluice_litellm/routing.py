@@ -132,7 +132,12 @@ class SluiceRouting(CustomRoutingStrategyBase):
         return object.__getattribute__(self, name)
 
     def attach(self, router: Router) -> None:
-        """Bind to `router` (register_plugin does this by itself), send it to Sluice, add the outcome logger."""
+        """Bind to `router` (register_plugin does this by itself), send it to Sluice, add the outcome logger.
+
+        A Sluice that does not answer is not an error here (the registry is sent at the first pick
+        that reaches it); a Sluice that answers with an error (no ROUTE.* commands, a deployment it
+        refuses) is: it raises from register_plugin, so a misconfiguration shows at start-up.
+        """
         self._router_ref = weakref.ref(router)
         if self.outcomes not in litellm.callbacks:
             litellm.callbacks.append(self.outcomes)

@@ -173,6 +173,14 @@ impl Router {
         names
     }
 
+    /// The provider model strings of `group`'s deployments, in order (`azure/gpt-4o`); None for
+    /// an unknown group. ROUTE.PICK CHAT counts a request's tokens with their encoding.
+    pub fn models(&self, group: &str) -> Option<Vec<String>> {
+        let g = self.group(group)?;
+        let st = lock(&g.state);
+        Some(st.slots.iter().map(|s| s.cfg.model.clone()).collect())
+    }
+
     /// Every deployment of `group` with its live state (ROUTE.LIST); None for an unknown group.
     pub fn list(&self, group: &str, now: u64) -> Option<Vec<DeploymentView>> {
         let g = self.group(group)?;
