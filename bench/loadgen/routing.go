@@ -331,10 +331,10 @@ func minuteOf(a, b time.Time) int64 {
 // 429s from cooling the whole group for LiteLLM's default 5 s.
 func (g *gatewayRouteScenario) deployments() []string {
 	specs := []map[string]any{
-		{"rpm": 200}, {"rpm": 300},
-		{"tpm": 40_000}, {"tpm": 60_000},
-		{"max_parallel_requests": 2}, {"max_parallel_requests": 3},
-		{"rpm": 1_500, "tpm": 300_000, "max_parallel_requests": 4}, {"rpm": 2_000, "tpm": 400_000, "max_parallel_requests": 6},
+		{"rpm": 60}, {"rpm": 100},
+		{"tpm": 15_000}, {"tpm": 25_000},
+		{"max_parallel_requests": 1}, {"max_parallel_requests": 2},
+		{"rpm": 400, "tpm": 100_000, "max_parallel_requests": 3}, {"rpm": 600, "tpm": 150_000, "max_parallel_requests": 4},
 	}
 	out := make([]string, len(specs))
 	for i, s := range specs {
