@@ -263,13 +263,14 @@ type routeLimits struct {
 }
 
 type gatewayRouteScenario struct {
-	o       opts
-	group   string
-	mix     []statusShare
-	limits  map[string]routeLimits
-	tracks  sync.Map // id -> *deploymentTrack
-	refused sync.Map // reason word -> *atomic.Int64
-	picked  atomic.Int64
+	o        opts
+	group    string
+	mix      []statusShare
+	limits   map[string]routeLimits
+	tracks   sync.Map // id -> *deploymentTrack
+	refused  sync.Map // "refusals naming: <reason>" -> *atomic.Int64
+	refusals atomic.Int64
+	picked   atomic.Int64
 }
 
 type statusShare struct {
@@ -410,17 +411,22 @@ func (g *gatewayRouteScenario) iterate(c *conn, i int64, rec *recorder) error {
 		if !strings.HasPrefix(v.str, "NODEPLOYMENT") {
 			return fmt.Errorf("ROUTE.PICK: %s", v.str)
 		}
-		// Count refusals by what the daemon said (the first words of its reason).
-		reason := strings.TrimPrefix(v.str, "NODEPLOYMENT ")
-		if k := strings.IndexAny(reason, ";:("); k > 0 {
-			reason = reason[:k]
+		// Count refusals by the reasons the daemon gave: "no deployment of 'g' available
+		// (2 cooling down, 5 at rpm limit, ...); retry in N ms" counts once for each reason named.
+		g.refusals.Add(1)
+		why := v.str
+		if open, end := strings.LastIndex(why, "("), strings.LastIndex(why, ")"); open >= 0 && end > open {
+			why = why[open+1 : end]
+		} else {
+			why = "other"
 		}
-		reason = strings.TrimSpace(reason)
-		if len(reason) > 60 {
-			reason = reason[:60]
+		for _, part := range strings.Split(why, ", ") {
+			if _, what, ok := strings.Cut(part, " "); ok {
+				part = what // drop the count of deployments
+			}
+			n, _ := g.refused.LoadOrStore("refusals naming: "+part, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
 		}
-		n, _ := g.refused.LoadOrStore(reason, new(atomic.Int64))
-		n.(*atomic.Int64).Add(1)
 		return nil
 	}
 	f, err := fields(v)
@@ -570,11 +576,9 @@ func (g *gatewayRouteScenario) finish(c *conn, elapsed time.Duration, res *resul
 		}
 		deployments = append(deployments, d)
 	}
-	var refusedTotal int64
+	refusedTotal := g.refusals.Load()
 	g.refused.Range(func(k, v any) bool {
-		n := v.(*atomic.Int64).Load()
-		res.Counters["refused: "+k.(string)] = n
-		refusedTotal += n
+		res.Counters[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	res.Counters["picked"] = g.picked.Load()

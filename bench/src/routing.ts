@@ -266,19 +266,24 @@ export function routingMarkdown(results: Results): string[] {
   if (core) {
     const sizes = [...new Set(core.rows.map((r) => r.deployments))].sort((a, b) => a - b);
     L.push('### PICK+DONE in the Rust core', '');
-    L.push('Nanoseconds per ROUTE.PICK + ROUTE.DONE on one group of N deployments (no limits bind), median of 7 timed runs: wall clock / on-CPU time of the thread (the on-CPU figure leaves out time other processes held the core on this shared machine). Growth: time at the largest size / time at the smallest, against the size ratio (linear growth = the size ratio).', '');
-    L.push(`| strategy | ${sizes.map((n) => `${fmt(n)}`).join(' | ')} | growth (wall / on-CPU) ${fmt(sizes[0])} → ${fmt(sizes[sizes.length - 1])} (x${fmt(sizes[sizes.length - 1] / sizes[0])} deployments) | <= 10 µs at 1000 |`);
-    L.push(`| --- | ${sizes.map(() => '---').join(' | ')} | --- | --- |`);
+    L.push('Nanoseconds per ROUTE.PICK + ROUTE.DONE on one group of N deployments (no limits bind), median of 7 timed runs: wall clock / on-CPU time of the thread (the on-CPU figure leaves out time other processes held the core on this shared machine). Growth (wall / on-CPU): time at the larger size / time at the smaller, against the size ratio (linear growth = the size ratio; at small sizes the fixed cost of a pick dominates).', '');
+    const [first, beforeLast, last] = [sizes[0], sizes[sizes.length - 2], sizes[sizes.length - 1]];
+    const growth = (s: string, from: number, to: number) => {
+      const a = coreAt(results, s, from);
+      const b = coreAt(results, s, to);
+      return a && b ? `${(b.wallNs / a.wallNs).toFixed(1)}x / ${(b.cpuNs / a.cpuNs).toFixed(1)}x` : '-';
+    };
+    const lastStep = sizes.length > 2 ? ` | growth ${fmt(beforeLast)} → ${fmt(last)} (x${fmt(last / beforeLast)})` : '';
+    L.push(`| strategy | ${sizes.map((n) => `${fmt(n)}`).join(' | ')} | growth ${fmt(first)} → ${fmt(last)} (x${fmt(last / first)} deployments)${lastStep} | <= 10 µs at 1000 |`);
+    L.push(`| --- | ${sizes.map(() => '---').join(' | ')} | --- |${sizes.length > 2 ? ' --- |' : ''} --- |`);
     for (const s of STRATEGIES) {
       const cells = sizes.map((n) => {
         const r = coreAt(results, s, n);
         return r ? `${fmt(r.wallNs)} / ${fmt(r.cpuNs)}` : '-';
       });
-      const a = coreAt(results, s, sizes[0]);
-      const b = coreAt(results, s, sizes[sizes.length - 1]);
       const k = coreAt(results, s, 1000);
       const verdict = k ? `${k.wallNs <= 10_000 ? 'yes' : '**no**'} wall, ${k.cpuNs <= 10_000 ? 'yes' : '**no**'} on-CPU` : '-';
-      L.push(`| ${s} | ${cells.join(' | ')} | ${a && b ? `${(b.wallNs / a.wallNs).toFixed(1)}x / ${(b.cpuNs / a.cpuNs).toFixed(1)}x` : '-'} | ${verdict} |`);
+      L.push(`| ${s} | ${cells.join(' | ')} | ${growth(s, first, last)}${sizes.length > 2 ? ` | ${growth(s, beforeLast, last)}` : ''} | ${verdict} |`);
     }
     L.push('', `Command: \`${core.command}\``, '');
   }
