@@ -64,12 +64,7 @@ func dial(addr string) (*conn, error) {
 }
 
 func (c *conn) do(args ...string) (value, error) {
-	c.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		c.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
-		c.w.WriteString(a)
-		c.w.WriteString("\r\n")
-	}
+	writeCommand(c, args)
 	if err := c.w.Flush(); err != nil {
 		return value{}, err
 	}

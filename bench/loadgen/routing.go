@@ -100,6 +100,7 @@ type pipelineResult struct {
 	DoneCommand   []string         `json:"done_command"`
 }
 
+// writeCommand buffers one command (sent on the next Flush).
 func writeCommand(c *conn, args []string) {
 	c.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
 	for _, a := range args {
