@@ -15,7 +15,7 @@ import path from 'node:path';
 import { LOADGEN, runLoadgen } from './loadgen';
 import { BENCH, ROOT, run, type Server } from './procs';
 import { parseCsv } from './rb';
-import type { Results } from './report';
+import type { Bar, Results } from './report';
 import { type LoadgenRow, type Options, ScenarioFailure } from './types';
 
 export const STRATEGIES = ['simple-shuffle', 'least-busy', 'usage-based-routing-v2', 'latency-based-routing', 'cost-based-routing'];
@@ -341,4 +341,24 @@ export function routingMarkdown(results: Results): string[] {
     L.push('', `Checks: ${gw.checks.map((c) => `${c.passed ? 'ok' : '**FAILED**'}: ${cell(c.name)} (${cell(c.detail)})`).join('; ')}. Command: \`${cell(gw.command)}\``, '');
   }
   return L;
+}
+
+/** Chart groups: per size, the LiteLLM / Sluice ratio of each strategy (each size on its own scale). */
+export function routingSvgGroups(results: Results): { name: string; bars: Bar[] }[] {
+  const lite = results.routing?.litellm;
+  if (!lite || !results.routing?.core) return [];
+  const sizes = [...new Set(lite.rows.map((r) => r.deployments))].sort((a, b) => a - b);
+  const groups: { name: string; bars: Bar[] }[] = [];
+  for (const n of sizes) {
+    const bars: Bar[] = [];
+    for (const s of STRATEGIES) {
+      const l = lite.rows.find((r) => r.strategy === s && r.deployments === n && r.mode === 'async');
+      const c = coreAt(results, s, n);
+      if (l?.medianMs === undefined || !c) continue;
+      const x = (l.medianMs * 1e6) / c.wallNs;
+      bars.push({ label: s, value: x, color: '#1f77b4', text: `${fmt(x)}x (${fmt(l.medianMs, 3)} ms vs ${us(c.wallNs)})` });
+    }
+    if (bars.length) groups.push({ name: `${fmt(n)} deployments (own scale)`, bars });
+  }
+  return groups;
 }
