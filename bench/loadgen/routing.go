@@ -523,18 +523,21 @@ type deploymentResult struct {
 	ListTPMUsed   int64            `json:"list_tpm_used"`
 }
 
-func (g *gatewayRouteScenario) finish(c *conn, elapsed time.Duration, res *result) error {
-	rows, err := g.list(c)
-	if err != nil {
-		return err
-	}
-	nowMinute := time.Now().UnixMilli() / 60_000
+// audit compares what the loadgen saw and what ROUTE.LIST says (rows) with each deployment's
+// limits; every problem found is one line.
+func (g *gatewayRouteScenario) audit(rows []map[string]value, nowMinute int64) ([]deploymentResult, map[int]int64, []string) {
 	var problems []string
 	var deployments []deploymentResult
-	var statuses = map[int]int64{}
+	statuses := map[int]int64{}
+	listed := map[string]bool{}
 	for _, r := range rows {
 		id := r["id"].str
-		lim := g.limits[id]
+		listed[id] = true
+		lim, known := g.limits[id]
+		if !known {
+			problems = append(problems, fmt.Sprintf("ROUTE.LIST lists %q, which was not there after ROUTE.SET", id))
+			continue
+		}
 		t := g.track(id)
 		t.mu.Lock()
 		d := deploymentResult{ID: id, RPM: lim.rpm, TPM: lim.tpm, MaxParallel: lim.maxParallel, Picks: t.picks, MaxHolding: t.maxHolding, Ambiguous: t.ambiguous, ByStatus: map[string]int64{}}
@@ -577,6 +580,21 @@ func (g *gatewayRouteScenario) finish(c *conn, elapsed time.Duration, res *resul
 		}
 		deployments = append(deployments, d)
 	}
+	for id := range g.limits {
+		if !listed[id] {
+			problems = append(problems, fmt.Sprintf("ROUTE.LIST no longer lists %q", id))
+		}
+	}
+	sort.Strings(problems)
+	return deployments, statuses, problems
+}
+
+func (g *gatewayRouteScenario) finish(c *conn, elapsed time.Duration, res *result) error {
+	rows, err := g.list(c)
+	if err != nil {
+		return err
+	}
+	deployments, statuses, problems := g.audit(rows, time.Now().UnixMilli()/60_000)
 	refusedTotal := g.refusals.Load()
 	g.refused.Range(func(k, v any) bool {
 		res.Counters[k.(string)] = v.(*atomic.Int64).Load()
