@@ -232,3 +232,27 @@ test('the typed methods return exactly what decodeReply makes of the raw reply',
     redis.disconnect();
   }
 });
+
+test('COMMAND DOCS carries each declaration as reply_schema (JSON Schema, as Redis 7.2 and Valkey do)', async () => {
+  const redis = new Redis6({ port: daemon.port, protocol: 3 });
+  try {
+    const docs = await redis.call('COMMAND', 'DOCS', 'rl.all', 'tok.info');
+    // A map's value by key, whether the client gives maps as Map, object or flat [k, v, ...] array.
+    const get = (m: unknown, k: string): unknown => {
+      if (m instanceof Map) return m.get(k);
+      if (!Array.isArray(m)) return (m as Record<string, unknown>)[k];
+      for (let i = 0; i + 1 < m.length; i += 2) if (m[i] === k) return m[i + 1];
+      return undefined;
+    };
+    const keys = (m: unknown): string[] =>
+      m instanceof Map ? [...m.keys()] : Array.isArray(m) ? m.filter((_, i) => i % 2 === 0) : Object.keys(m as object);
+    const all = get(get(docs, 'rl.all'), 'reply_schema');
+    assert.equal(get(all, 'type'), 'array');
+    assert.deepEqual((get(all, 'items') as unknown[]).map((i) => get(i, 'title')), ['allowed', 'refused_index', 'retry_after_ms']);
+    assert.equal(get(get(all, 'additionalItems'), 'title'), 'remaining');
+    const info = get(get(docs, 'tok.info'), 'reply_schema');
+    assert.deepEqual(keys(get(info, 'properties')), ['encoding', 'context_window', 'max_output_tokens']);
+  } finally {
+    redis.disconnect();
+  }
+});

@@ -59,7 +59,7 @@ export function commandReference(): string {
     '# Command reference',
     '',
     'Generated from the command table (`protocol/src/commands/`) by `npm run docs`; do not edit by hand.',
-    'The same table answers `COMMAND DOCS`, so `redis-cli` shows these arguments as hints.',
+    'The same table answers `COMMAND DOCS`, so `redis-cli` shows these arguments as hints, and each reply below is its `reply_schema` there.',
     '',
   ];
   for (const [family, specs] of Object.entries(commandFamilies)) {
