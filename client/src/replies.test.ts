@@ -160,8 +160,16 @@ const RAW: string[][] = [
   ['CONFIG', 'GET', '*max*'], ['CONFIG', 'SET', 'timeout', '0'], ['CONFIG', 'RESETSTAT'], ['CONFIG', 'HELP'],
   ['RL.POLICY', 'HELP'], ['INFO'], ['TIME'], ['DBSIZE'], ['FLUSHDB'], ['FLUSHALL'],
 ];
-/** Sent on a connection of their own (they change or end it); HELLO keeps the connection's protocol. */
-const ownConnection = (protocol: 2 | 3): string[][] => [['HELLO', String(protocol)], ['QUIT']];
+/**
+ * Sent in turn on a connection of their own (they change or end it); HELLO keeps the
+ * connection's protocol. Replies between MULTI and EXEC (QUEUED) are not the commands' own.
+ */
+const ownConnection = (protocol: 2 | 3): string[][][] => [
+  [['HELLO', String(protocol)]],
+  [['QUIT']],
+  [['MONITOR']],
+  [['WATCH', 'rt:w'], ['UNWATCH'], ['MULTI'], ['DISCARD'], ['MULTI'], ['ECHO', 'queued'], ['DBSIZE'], ['EXEC']],
+];
 /** Not sent: it stops the daemon (its declaration, `none`, says so). */
 const NOT_SENT = new Set(['shutdown']);
 
@@ -182,10 +190,18 @@ async function checkEveryReply(protocol: 2 | 3, connect: () => Connection, redis
   assert.deepEqual(methods.filter((m) => !called.has(m)), [], 'methods this test does not call');
 
   for (const words of RAW) calls.push({ words, raw: await redis.call(words[0], ...words.slice(1)) });
-  for (const words of ownConnection(protocol)) {
+  for (const sequence of ownConnection(protocol)) {
     const own = connect();
     try {
-      calls.push({ words, raw: await own.call(words[0], ...words.slice(1)) });
+      let queuing = false;
+      for (const words of sequence) {
+        const raw = await own.call(words[0], ...words.slice(1));
+        if (words[0] === 'EXEC') assert.equal((raw as unknown[]).length, 2, 'EXEC replies with the queued replies');
+        const ends = words[0] === 'EXEC' || words[0] === 'DISCARD';
+        if (queuing && !ends) assert.equal(raw, 'QUEUED');
+        else calls.push({ words, raw });
+        queuing = (queuing || words[0] === 'MULTI') && !ends;
+      }
     } finally {
       own.disconnect();
     }
