@@ -216,7 +216,7 @@ async function main(): Promise<number> {
     results.memory = await memoryPerKey(opts, redis, luaSha);
   });
 
-  await step('route-core', 'Routing in the Rust core: PICK+DONE at 10 to 10,000 deployments, every strategy', async () => {
+  await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {
     (results.routing ??= {}).core = await routeCore(opts);
   });
   await step('route-litellm', 'Routing in LiteLLM itself: Router pick time, offline (venv under bench/.cache)', async () => {
