@@ -78,8 +78,9 @@ export interface ChatMessage {
   [field: string]: unknown;
 }
 
-export interface PolicyInfo extends RateLimit {
-  burst: number;
+export interface PolicyInfo extends Omit<RateLimit, 'burst'> {
+  /** The gcra bucket's capacity; null for sliding and fixed windows (they have no burst). */
+  burst: number | null;
   algo: Algorithm;
 }
 

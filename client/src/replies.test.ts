@@ -158,7 +158,11 @@ const RAW: string[][] = [
   ['COMMAND'], ['COMMAND', 'COUNT'], ['COMMAND', 'INFO', 'ping', 'nosuch'], ['COMMAND', 'DOCS', 'rl.hit', 'client'], ['COMMAND', 'LIST'],
   ['COMMAND', 'GETKEYS', 'RL.HIT', 'k', 'LIMIT', '1', 'PER', '1'], ['COMMAND', 'HELP'],
   ['CONFIG', 'GET', '*max*'], ['CONFIG', 'SET', 'timeout', '0'], ['CONFIG', 'RESETSTAT'], ['CONFIG', 'HELP'],
-  ['RL.POLICY', 'HELP'], ['INFO'], ['TIME'], ['DBSIZE'], ['FLUSHDB'], ['FLUSHALL'],
+  ['RL.POLICY', 'HELP'],
+  ['ROUTE.SET', 'rt', JSON.stringify({ model_name: 'rt', litellm_params: { model: 'openai/gpt-4o', rpm: 5, api_base: 'https://x' }, model_info: { id: 'rt-1' } })],
+  ['ROUTE.GROUPS'], ['ROUTE.PICK', 'rt', 'TOKENS', '3'], ['ROUTE.LIST', 'rt'], ['ROUTE.DONE', '{rt}:999999'], ['ROUTE.COOLDOWN', 'rt', 'rt-1', '0'],
+  ['ROUTE.SETTINGS', 'GET'], ['ROUTE.SETTINGS', 'SET', '{"routing_strategy":"least-busy"}'], ['ROUTE.SETTINGS', 'HELP'], ['ROUTE.DEL', 'rt'],
+  ['INFO'], ['TIME'], ['DBSIZE'], ['FLUSHDB'], ['FLUSHALL'],
 ];
 /**
  * Sent in turn on a connection of their own (they change or end it); HELLO keeps the
@@ -170,8 +174,11 @@ const ownConnection = (protocol: 2 | 3): string[][][] => [
   [['MONITOR']],
   [['WATCH', 'rt:w'], ['UNWATCH'], ['MULTI'], ['DISCARD'], ['MULTI'], ['ECHO', 'queued'], ['DBSIZE'], ['EXEC']],
 ];
-/** Not sent: it stops the daemon (its declaration, `none`, says so). */
-const NOT_SENT = new Set(['shutdown']);
+/**
+ * Not sent: SHUTDOWN stops the daemon (its declaration, `none`, says so); ROUTE.RELOAD needs a
+ * routing config file (its OK is checked in daemon/src/commands/routing.test.ts).
+ */
+const NOT_SENT = new Set(['shutdown', 'route.reload']);
 
 function leafNames(): string[] {
   return [...commandTable.values()].flatMap((s) => (s.subcommands ? [...(s.reply ? [s.name] : []), ...s.subcommands.map((c) => c.name)] : [s.name]));

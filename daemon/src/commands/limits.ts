@@ -234,7 +234,9 @@ const handlers: Record<string, Handler> = {
     w.bulk('per');
     w.integer(out[1]);
     w.bulk('burst');
-    w.integer(out[2]);
+    // BURST is a GCRA bucket's capacity; windows have none (their capacity is LIMIT).
+    if (out[3] === 0) w.integer(out[2]);
+    else w.null();
     w.bulk('algo');
     w.bulk(ALGOS[out[3]]);
   },

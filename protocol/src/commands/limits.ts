@@ -51,7 +51,7 @@ const policySubs: CommandSpec[] = [
     reply: reply.map('The policy, or nil when there is none by that name.', [
       field('limit', 'integer', 'Tokens per window (LIMIT).'),
       field('per', 'integer', 'The window in milliseconds (PER).', { client: 'perMs' }),
-      field('burst', 'integer', 'Most tokens held at once (BURST; LIMIT when not gcra).'),
+      field('burst', 'integer', 'Most tokens a gcra bucket holds (BURST); nil for sliding and fixed windows, which have none.', { none: 'nil' }),
       field('algo', 'bulk', 'gcra, sliding or fixed.'),
     ], 'nil'),
     summary: 'Returns a policy as limit, per, burst, algo (a map in RESP3), or nil.',
