@@ -328,15 +328,16 @@ func minuteOf(a, b time.Time) int64 {
 }
 
 // The deployments: each limited in one way (rpm, tpm, max parallel, or all three), with limits
-// small enough that they bind within a few seconds at the scenario's rates, so the check after
-// the run is about limits that were reached. A short cooldown per deployment (100 ms) keeps the
+// small enough that they bind within a few seconds at the scenario's rates (the quick run's
+// 1500 picks exhaust every rpm/tpm and leave three parallel slots), so the check after the run
+// is about limits that were reached. A short cooldown per deployment (100 ms) keeps the
 // 429s from cooling the whole group for LiteLLM's default 5 s.
 func (g *gatewayRouteScenario) deployments() []string {
 	specs := []map[string]any{
 		{"rpm": 60}, {"rpm": 100},
 		{"tpm": 15_000}, {"tpm": 25_000},
 		{"max_parallel_requests": 1}, {"max_parallel_requests": 2},
-		{"rpm": 400, "tpm": 100_000, "max_parallel_requests": 3}, {"rpm": 600, "tpm": 150_000, "max_parallel_requests": 4},
+		{"rpm": 150, "tpm": 40_000, "max_parallel_requests": 3}, {"rpm": 250, "tpm": 60_000, "max_parallel_requests": 4},
 	}
 	out := make([]string, len(specs))
 	for i, s := range specs {
