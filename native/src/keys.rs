@@ -14,14 +14,15 @@ pub const KEY_INLINE_MAX: u32 = sluice_core::limits::store::INLINE_MEDIUM as u32
 
 /// One SCAN step. `kind` is a type code (0 gcra, 1 sliding, 2 fixed, 3 lease) or -1 for any;
 /// a pattern of `*` matches everything without running the matcher. Returns the matching keys
-/// in one Buffer, each as a 4-byte little-endian length and its bytes, and writes
-/// `[next cursor (0: done), keys returned]` to `out`.
+/// in one Buffer, each encoded as a RESP bulk string (the daemon writes the bytes into the
+/// reply as they are), and writes `[next cursor (0: done), keys in the Buffer]` to `out`.
 #[napi]
 pub fn keyspace_scan(cursor: f64, count: u32, pattern: &[u8], kind: i32, now: f64, out: Out<'_>) -> Buffer {
     let filter = Filter { pattern: (pattern != b"*").then_some(pattern), kind: Kind::from_code(kind) };
     let mut keys = Vec::new();
-    let next = scan::scan(&CORE, cursor as u64, count.max(1) as usize, &filter, ns(now), &mut keys);
-    out[0] = next as f64;
+    let step = scan::scan(&CORE, cursor as u64, count.max(1) as usize, &filter, ns(now), &mut keys);
+    out[0] = step.next as f64;
+    out[1] = step.keys as f64;
     keys.into()
 }
 

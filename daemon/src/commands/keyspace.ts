@@ -15,6 +15,7 @@ import native from '../native';
 const KINDS = ['gcra', 'sliding', 'fixed', 'lease'];
 const LEASE = 3;
 const MATCH_ALL = Buffer.from('*');
+const EMPTY = Buffer.alloc(0);
 /** SCAN's COUNT when none is given (Redis's default). */
 const DEFAULT_COUNT = 10;
 /** KEYS walks the keyspace in steps of this many entries (one native call each). */
@@ -23,18 +24,14 @@ const KEYS_STEP = 65_536;
 const out = new Float64Array(2);
 const reader = new ArgReader();
 
-/** The keys a native scan step returned (4-byte little-endian length, bytes; repeated): views of `buf`. */
-function keysIn(buf: Buffer, into: Buffer[]): void {
-  for (let at = 0; at < buf.length; ) {
-    const len = buf.readUInt32LE(at);
-    into.push(buf.subarray(at + 4, at + 4 + len));
-    at += 4 + len;
-  }
-}
-
-function writeKeys(w: ReplyWriter, keys: Buffer[]): void {
-  w.array(keys.length);
-  for (const k of keys) w.bulk(k);
+/**
+ * The native scan returns a step's keys already encoded as RESP bulk strings (the same bytes in
+ * RESP2 and RESP3) in one Buffer, with their number in `out[1]`: the reply is an array header
+ * and those bytes, with no per-key work in JavaScript.
+ */
+function writeKeys(w: ReplyWriter, chunks: Buffer[], count: number): void {
+  w.array(count);
+  for (const c of chunks) w.raw(c);
 }
 
 /** A SCAN cursor: an unsigned decimal (Redis's `invalid cursor` otherwise). */
@@ -76,27 +73,26 @@ const scan: Handler = (ctx, args, w) => {
       unknownType = kind < 0;
     } else throw errors.syntax();
   }
-  const keys: Buffer[] = [];
-  let next = 0;
-  if (!unknownType) {
-    keysIn(native.keyspaceScan(cursor, Math.min(count, 0x7fffffff), pattern, kind, ctx.server.now, out), keys);
-    next = out[0];
-  }
+  let keys: Buffer = EMPTY;
+  out[0] = out[1] = 0;
+  if (!unknownType) keys = native.keyspaceScan(cursor, Math.min(count, 0x7fffffff), pattern, kind, ctx.server.now, out);
   w.array(2);
-  w.bulk(String(next));
-  writeKeys(w, keys);
+  w.bulk(String(out[0]));
+  writeKeys(w, [keys], out[1]);
 };
 
 const handlers: Record<string, Handler> = {
   scan,
   keys: (ctx, args, w) => {
-    const keys: Buffer[] = [];
+    const chunks: Buffer[] = [];
+    let count = 0;
     let cursor = 0;
     do {
-      keysIn(native.keyspaceScan(cursor, KEYS_STEP, args[1], -1, ctx.server.now, out), keys);
+      chunks.push(native.keyspaceScan(cursor, KEYS_STEP, args[1], -1, ctx.server.now, out));
+      count += out[1];
       cursor = out[0];
     } while (cursor !== 0);
-    writeKeys(w, keys);
+    writeKeys(w, chunks, count);
   },
   del: (ctx, args, w) => w.integer(deleteKeys(args, ctx.server.now)),
   unlink: (ctx, args, w) => w.integer(deleteKeys(args, ctx.server.now)),

@@ -56,23 +56,34 @@ fn order(key: &[u8]) -> u64 {
     hash_key(key) & (ORDER_SPAN - 1)
 }
 
+/// What a SCAN step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The cursor to continue from; 0 when the scan is complete.
+    pub next: u64,
+    /// Keys appended.
+    pub keys: usize,
+}
+
 /// One SCAN step from `cursor` (0 starts a scan): appends each key that passes `filter` to
-/// `out` as a 4-byte little-endian length and the key's bytes, until about `count` entries
-/// were examined. Returns the next cursor, 0 when the scan is complete.
-pub fn scan(core: &Core, cursor: u64, count: usize, filter: &Filter, now: i64, out: &mut Vec<u8>) -> u64 {
+/// `out` as a RESP bulk string (`$<length>\r\n<key>\r\n`, the same in RESP2 and RESP3, so the
+/// daemon sends the bytes as they are), until about `count` entries were examined.
+pub fn scan(core: &Core, cursor: u64, count: usize, filter: &Filter, now: i64, out: &mut Vec<u8>) -> Step {
     scan_sliced(core, cursor, count, filter, now, out, SLICE)
 }
 
 /// `scan` with slices of about `slice` entries (tests use small ones to slice small shards).
-fn scan_sliced(core: &Core, cursor: u64, count: usize, filter: &Filter, now: i64, out: &mut Vec<u8>, slice: usize) -> u64 {
+fn scan_sliced(core: &Core, cursor: u64, count: usize, filter: &Filter, now: i64, out: &mut Vec<u8>, slice: usize) -> Step {
     let (mut shard, mut position) = ((cursor >> ORDER_BITS) as usize, cursor & (ORDER_SPAN - 1));
-    let mut examined = 0;
+    let (mut examined, mut keys) = (0, 0);
     while shard < SHARDS {
         let held = core.limits.shard_len(shard) + core.leases.shard_len(shard);
         let parts = held.div_ceil(slice).max(1).next_power_of_two() as u64;
         let end = position.saturating_add(ORDER_SPAN / parts).min(ORDER_SPAN);
         let whole = position == 0 && end == ORDER_SPAN;
-        examined += visit(core, shard, position, end, whole, filter, now, out);
+        let (seen, kept) = visit(core, shard, position, end, whole, filter, now, out);
+        examined += seen;
+        keys += kept;
         position = end;
         if position == ORDER_SPAN {
             shard += 1;
@@ -82,21 +93,22 @@ fn scan_sliced(core: &Core, cursor: u64, count: usize, filter: &Filter, now: i64
             break;
         }
     }
-    if shard >= SHARDS { 0 } else { (shard as u64) << ORDER_BITS | position }
+    let next = if shard >= SHARDS { 0 } else { (shard as u64) << ORDER_BITS | position };
+    Step { next, keys }
 }
 
 /// Visits the keys of shard `i` whose order is in `[from, to)` (all of them when `whole`),
-/// with that shard of every store locked. Returns how many live entries it examined.
+/// with that shard of every store locked. Returns (live entries examined, keys appended).
 #[allow(clippy::too_many_arguments)]
-fn visit(core: &Core, i: usize, from: u64, to: u64, whole: bool, filter: &Filter, now: i64, out: &mut Vec<u8>) -> usize {
+fn visit(core: &Core, i: usize, from: u64, to: u64, whole: bool, filter: &Filter, now: i64, out: &mut Vec<u8>) -> (usize, usize) {
     let in_slice = |key: &[u8]| whole || (from..to).contains(&order(key));
     let live = |shard_is_empty: bool, key: &[u8], has: &dyn Fn(&[u8], u64) -> bool| !shard_is_empty && has(key, hash_key(key));
     let set = core.limits.lock_shards(i);
-    let mut examined = 0;
-    let emit = |key: &[u8], kind: Kind, out: &mut Vec<u8>| {
+    let (mut examined, mut kept) = (0, 0);
+    let mut emit = |key: &[u8], kind: Kind, out: &mut Vec<u8>| {
         if filter.accepts(key, kind) {
-            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-            out.extend_from_slice(key);
+            write_bulk(key, out);
+            kept += 1;
         }
     };
     // Does an earlier store in the fixed order hold `key`? Then it is reported as that type.
@@ -143,7 +155,16 @@ fn visit(core: &Core, i: usize, from: u64, to: u64, whole: bool, filter: &Filter
             }
         });
     }
-    examined
+    (examined, kept)
+}
+
+/// Appends `key` as a RESP bulk string.
+fn write_bulk(key: &[u8], out: &mut Vec<u8>) {
+    out.push(b'$');
+    out.extend_from_slice(key.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(key);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn walk<R: Copy>(shard: &Shard<R>, now: i64, mut f: impl FnMut(&[u8])) {

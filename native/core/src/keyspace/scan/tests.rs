@@ -33,13 +33,18 @@ fn put(core: &Core, key: &[u8], kind: Kind, ttl_ms: u64, now: i64) {
     core.limits.hit(key, &p, 1, now, true);
 }
 
+/// The keys of a step's RESP bulk strings.
 fn decode(buf: &[u8]) -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
     let mut at = 0;
     while at < buf.len() {
-        let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
-        keys.push(buf[at + 4..at + 4 + len].to_vec());
-        at += 4 + len;
+        assert_eq!(buf[at], b'$');
+        let header_end = at + buf[at..].iter().position(|&b| b == b'\r').unwrap();
+        let len: usize = std::str::from_utf8(&buf[at + 1..header_end]).unwrap().parse().unwrap();
+        let start = header_end + 2;
+        keys.push(buf[start..start + len].to_vec());
+        assert_eq!(&buf[start + len..start + len + 2], b"\r\n");
+        at = start + len + 2;
     }
     keys
 }
@@ -50,9 +55,12 @@ fn full_scan(core: &Core, count: usize, filter: &Filter, slice: usize, mut betwe
     let mut now = 0;
     loop {
         let mut out = Vec::new();
-        cursor = scan_sliced(core, cursor, count, filter, now, &mut out, slice);
+        let step = scan_sliced(core, cursor, count, filter, now, &mut out, slice);
+        cursor = step.next;
         assert!(cursor < 1 << 40, "cursor {cursor} over 40 bits");
-        keys.extend(decode(&out));
+        let found = decode(&out);
+        assert_eq!(found.len(), step.keys);
+        keys.extend(found);
         steps += 1;
         if cursor == 0 {
             return (keys, steps);
@@ -164,11 +172,15 @@ fn match_and_type_filters_apply_and_a_key_in_several_stores_comes_once_as_its_ty
 fn an_empty_keyspace_finishes_in_one_step_and_expired_entries_are_not_returned() {
     let core = Core::new(0);
     let mut out = Vec::new();
-    assert_eq!(scan(&core, 0, 10, &Filter::default(), 0, &mut out), 0);
+    let done = Step { next: 0, keys: 0 };
+    assert_eq!(scan(&core, 0, 10, &Filter::default(), 0, &mut out), done);
     assert!(out.is_empty());
     put(&core, b"soon", Kind::Gcra, 10, 0);
-    assert_eq!(scan(&core, 0, 10, &Filter::default(), 10 * MS, &mut out), 0);
+    assert_eq!(scan(&core, 0, 10, &Filter::default(), 10 * MS, &mut out), done);
     assert!(out.is_empty(), "back to full at 10 ms: forgotten");
     // A cursor past the last shard ends the scan.
-    assert_eq!(scan(&core, (SHARDS as u64) << ORDER_BITS, 10, &Filter::default(), 0, &mut out), 0);
+    assert_eq!(scan(&core, (SHARDS as u64) << ORDER_BITS, 10, &Filter::default(), 0, &mut out), done);
+    put(&core, b"a\r\nb", Kind::Lease, 10, 10 * MS);
+    scan(&core, 0, 10, &Filter::default(), 10 * MS, &mut out);
+    assert_eq!(out, b"$4\r\na\r\nb\r\n", "binary-safe: the length says where the key ends");
 }
