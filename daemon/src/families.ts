@@ -10,9 +10,10 @@ import { limitsFamily } from './commands/limits';
 import { leasesFamily } from './commands/leases';
 import { tokensFamily } from './commands/tokens';
 import { transactionsFamily } from './commands/transactions';
+import { routingFamily } from './commands/routing';
 import { keyspaceFamily } from './commands/keyspace';
 
-export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, transactionsFamily, keyspaceFamily];
+export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

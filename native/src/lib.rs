@@ -15,6 +15,7 @@ pub mod keys;
 pub mod keyspace;
 pub mod leases;
 pub mod limits;
+pub mod routing;
 pub mod tokens;
 
 use std::sync::LazyLock;
