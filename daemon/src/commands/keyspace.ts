@@ -92,7 +92,9 @@ const handlers: Record<string, Handler> = {
       count += out[1];
       cursor = out[0];
     } while (cursor !== 0);
-    writeKeys(w, chunks, count);
+    // One write of the whole reply: the reply writer grows to exactly what a write needs, so
+    // writing chunk by chunk would copy what it holds once per chunk.
+    writeKeys(w, [Buffer.concat(chunks)], count);
   },
   del: (ctx, args, w) => w.integer(deleteKeys(args, ctx.server.now)),
   unlink: (ctx, args, w) => w.integer(deleteKeys(args, ctx.server.now)),

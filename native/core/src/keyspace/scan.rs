@@ -160,9 +160,9 @@ fn visit(core: &Core, i: usize, from: u64, to: u64, whole: bool, filter: &Filter
 
 /// Appends `key` as a RESP bulk string.
 fn write_bulk(key: &[u8], out: &mut Vec<u8>) {
-    out.push(b'$');
-    out.extend_from_slice(key.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "${}\r\n", key.len());
     out.extend_from_slice(key);
     out.extend_from_slice(b"\r\n");
 }
