@@ -57,7 +57,10 @@ def start_daemon(config_text: str = "", port: int = 0) -> Daemon:
     config = directory / "sluice.yaml"
     config.write_text(config_text)
     process = subprocess.Popen(
-        [node, str(DAEMON), "--port", str(port), "--config", str(config)],
+        # --shutdown-timeout 1: on SIGTERM the daemon waits that long for clients to close their
+        # side; the test process keeps its redis-py connections open, so the default 10 s would
+        # be spent at every module's teardown.
+        [node, str(DAEMON), "--port", str(port), "--config", str(config), "--shutdown-timeout", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
