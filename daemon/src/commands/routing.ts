@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReplyWriter } from '@sluice/protocol';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import type { Context, Family, Handler, LaterReply, Session } from '../context';
 import { ArgReader, isWord } from '../args';
 import { ConfigError, type Config } from '../config';
@@ -393,8 +393,46 @@ const handlers: Record<string, Handler> = {
 
 // --- configuration -------------------------------------------------------------------------------
 
+/**
+ * A YAML float with an integral value (`weight: 1.0`, `timeout: 600.0`). LiteLLM reads the file
+ * with PyYAML, gets a Python float and hashes `str(1.0)`, i.e. `1.0`, into the deployment id;
+ * JSON would write `1` and the native side would hash `1`. Kept apart from numbers until
+ * `toJson` writes it as `1.0`, which serde keeps a float, so the ids agree.
+ */
+class IntegralFloat {
+  constructor(readonly value: number) {}
+}
+
+/** A YAML file as plain values, integral floats marked (see IntegralFloat). */
+function readYaml(file: string): unknown {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  if (doc.errors.length > 0) throw new Error(doc.errors[0].message);
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'number' && Number.isInteger(node.value) && /\./.test(node.source ?? '')) {
+        node.value = new IntegralFloat(node.value);
+      }
+    },
+  });
+  return doc.toJS();
+}
+
+/** JSON for the native side: as JSON.stringify, but an IntegralFloat keeps its decimal point. */
+function toJson(value: unknown): string {
+  if (value instanceof IntegralFloat) {
+    // Python writes 1e16 and beyond in exponent form; serde reads both as floats.
+    return Math.abs(value.value) < 1e16 ? `${value.value}.0` : value.value.toExponential();
+  }
+  if (Array.isArray(value)) return `[${value.map(toJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /** Replaces `os.environ/NAME` strings with the variable's value (null, with a warning, if unset). */
 function resolveEnv(value: unknown, where: string): unknown {
+  if (value instanceof IntegralFloat) return value;
   if (typeof value === 'string' && value.startsWith('os.environ/')) {
     const name = value.slice('os.environ/'.length);
     const v = process.env[name];
@@ -415,7 +453,7 @@ function routingSections(config: Config): { file: string; doc: Record<string, un
   const read = (file: string): Record<string, unknown> => {
     let doc: unknown;
     try {
-      doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+      doc = readYaml(file) ?? {};
     } catch (err) {
       throw new ConfigError(`cannot load routing configuration ${file}: ${(err as Error).message}`);
     }
@@ -442,7 +480,7 @@ function loadRouting(config: Config, why: string): boolean {
   if (!Array.isArray(modelList)) throw new ConfigError(`${file}: model_list must be a list of deployments`);
   let ignored: string[];
   try {
-    ignored = native.routeReload(JSON.stringify(modelList), JSON.stringify(settings));
+    ignored = native.routeReload(toJson(modelList), toJson(settings));
   } catch (err) {
     throw new ConfigError(`${file}: ${(err as Error).message.replace(/^ERR /, '')}`);
   }
