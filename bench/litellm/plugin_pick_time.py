@@ -23,6 +23,7 @@ import os
 import pathlib
 import sys
 import time
+from importlib.metadata import version
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -32,7 +33,6 @@ sys.path.insert(0, str(REPO / "integrations" / "litellm"))
 from pick_time import GROUP, MAX_SAMPLES, MESSAGES, MIN_SAMPLES, STRATEGIES, model_list, summary  # noqa: E402
 from sluice_daemon import start_sluice  # noqa: E402
 
-import litellm  # noqa: E402
 import redis.asyncio  # noqa: E402
 from litellm import Router  # noqa: E402
 
@@ -126,7 +126,7 @@ async def main() -> None:
                     print(json.dumps(case), file=sys.stderr)
     finally:
         sluice.stop()
-    print(json.dumps({"litellm": litellm.__version__ if hasattr(litellm, "__version__") else None, "sluice": "plugin", "cases": cases}, indent=1))
+    print(json.dumps({"litellm": version("litellm"), "sluice": "plugin", "cases": cases}, indent=1))
 
 
 if __name__ == "__main__":
