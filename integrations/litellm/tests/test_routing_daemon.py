@@ -1,8 +1,4 @@
-"""SluiceRouting against a real Sluice daemon serving ROUTE.* (route-protocol.md).
-
-These need the daemon's ROUTE.* commands; until they land every test here fails at its first
-ROUTE.* call (`ERR unknown command`), which is the expected state, not a skip.
-"""
+"""SluiceRouting against a real Sluice daemon serving ROUTE.* (docs/routing.md)."""
 
 from __future__ import annotations
 
