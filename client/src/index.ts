@@ -7,15 +7,24 @@
  *   const hit = await sluice.hit('user:42', { limit: 60, perMs: 60_000 });
  *   if (!hit.allowed) await sleep(hit.retryAfterMs!);
  */
+import { EventEmitter } from 'node:events';
 import Redis, { type RedisOptions } from 'ioredis';
 import { clientFieldName, commandTable, findSpec, keyPositions, type ReplySpec } from '@sluice/protocol';
+import { fromReplyError, SluiceUnavailableError } from './errors';
+import { toMs, type Duration } from './duration';
+import { LocalLimiter, type LocalLimit } from './local';
+
+export * from './errors';
+export { toMs, type Duration, type DurationUnit } from './duration';
+export { LocalLimiter } from './local';
 
 export type Algorithm = 'gcra' | 'sliding' | 'fixed';
 
 /** A limit given with the request: LIMIT n PER ms [BURST b] [ALGO a]. */
 export interface RateLimit {
   limit: number;
-  perMs: number;
+  /** The window: ms, or a string such as '1s', '1m', '1h'. */
+  perMs: Duration;
   burst?: number;
   algo?: Algorithm;
 }
@@ -32,6 +41,8 @@ export interface HitResult {
   retryAfterMs: number | null;
   /** Milliseconds until the key is full again. */
   resetAfterMs: number;
+  /** Set when the daemon did not answer and `onUnavailable` decided (open, closed or local). */
+  unavailable?: true;
 }
 
 export interface AllEntry {
@@ -47,6 +58,7 @@ export interface AllResult {
   retryAfterMs: number | null;
   /** Each key's remaining tokens, in the order given. */
   remaining: number[];
+  unavailable?: true;
 }
 
 /** CL.THROTTLE's reply, as redis-cell gives it (durations in whole seconds). */
@@ -56,6 +68,7 @@ export interface ThrottleResult {
   remaining: number;
   retryAfterSeconds: number | null;
   resetAfterSeconds: number;
+  unavailable?: true;
 }
 
 export interface Lease {
@@ -63,6 +76,7 @@ export interface Lease {
   /** The lease id to release or extend; null when not acquired. */
   leaseId: number | null;
   inUse: number;
+  unavailable?: true;
 }
 
 export interface ModelInfo {
@@ -78,7 +92,8 @@ export interface ChatMessage {
   [field: string]: unknown;
 }
 
-export interface PolicyInfo extends Omit<RateLimit, 'burst'> {
+export interface PolicyInfo extends Omit<RateLimit, 'burst' | 'perMs'> {
+  perMs: number;
   /** The gcra bucket's capacity; null for sliding and fixed windows (they have no burst). */
   burst: number | null;
   algo: Algorithm;
@@ -90,11 +105,44 @@ const DEFAULT_PORT = 6380;
 export interface RedisLike {
   call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
   quit(): Promise<unknown>;
+  /** ioredis's connection state ('ready' when commands go out at once). */
+  status?: string;
+  options?: { keyPrefix?: string };
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+  off?(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** What limit calls do while the daemon does not answer. */
+export type UnavailablePolicy = 'open' | 'closed' | 'local';
+
+export interface SluiceOptions extends RedisOptions {
+  /** An ioredis instance (or compatible) to use instead of connecting with the options above. */
+  redis?: RedisLike;
+  /**
+   * The most any call waits for the daemon (ms or '1s'). With it (or onUnavailable), the client
+   * sends nothing while the connection is down, so a timed-out call is never replayed later.
+   */
+  timeoutMs?: Duration;
+  /**
+   * Limit and lease calls while the daemon is down or slow: 'open' admits, 'closed' refuses
+   * (both with `unavailable: true`), 'local' answers from an in-process limiter. Unset: those
+   * calls throw SluiceUnavailableError.
+   */
+  onUnavailable?: UnavailablePolicy;
+}
+
+/** A daemon that went away is tried again this often (and ioredis reconnects on its own). */
+const PROBE_MS = 250;
+/** The default per-call timeout once the availability options are in use. */
+const DEFAULT_TIMEOUT_MS = 1000;
+
+function isRedisLike(x: unknown): x is RedisLike {
+  return typeof (x as RedisLike).call === 'function';
 }
 
 function limitArgs(spec: LimitSpec): (string | number)[] {
   if ('policy' in spec) return ['POLICY', spec.policy];
-  const args: (string | number)[] = ['LIMIT', spec.limit, 'PER', spec.perMs];
+  const args: (string | number)[] = ['LIMIT', spec.limit, 'PER', toMs(spec.perMs)];
   if (spec.burst !== undefined) args.push('BURST', spec.burst);
   if (spec.algo !== undefined) args.push('ALGO', spec.algo);
   return args;
@@ -217,130 +265,353 @@ function wire(name: string): { words: string[]; reply: ReplySpec } {
   return w;
 }
 
-export class SluiceClient {
+export interface SluiceEvents {
+  /** The daemon stopped answering (a call timed out or the connection closed). */
+  unavailable: [error: Error];
+  /** The daemon answers again; calls go to it from now on. */
+  recovered: [];
+}
+
+export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** The underlying connection: use it for anything this class does not wrap. */
   readonly redis: RedisLike;
+  /** The per-call timeout in ms; null: calls wait as long as ioredis does (no availability handling). */
+  readonly timeoutMs: number | null;
+  readonly onUnavailable: UnavailablePolicy | null;
+  /** The in-process limiter used while the daemon is down with `onUnavailable: 'local'`. */
+  readonly local = new LocalLimiter();
+  private down = false;
+  private probe: NodeJS.Timeout | null = null;
+  private closing = false;
+  /** Policies seen (set, got or listed), so that `local` can apply them by name. */
+  private readonly knownPolicies = new Map<string, LocalLimit>();
+  private readonly onClose = () => this.#markDown(new SluiceUnavailableError('the connection to Sluice closed'));
+  private readonly onReady = () => this.#markUp();
 
-  /** Connects with ioredis (port 6380 unless given), or wraps a connection you already have. */
-  constructor(connection: RedisOptions | RedisLike = {}) {
-    this.redis = 'call' in connection && typeof connection.call === 'function'
-      ? (connection as RedisLike)
-      : new Redis({ port: DEFAULT_PORT, ...(connection as RedisOptions) });
+  /**
+   * Connects with ioredis (port 6380 unless given), or wraps a connection you already have
+   * (`new SluiceClient(redis)` or `new SluiceClient({ redis, timeoutMs, onUnavailable })`).
+   */
+  constructor(connection: SluiceOptions | RedisLike = {}) {
+    super();
+    const options: SluiceOptions = isRedisLike(connection) ? { redis: connection } : connection;
+    const { redis, timeoutMs, onUnavailable, ...redisOptions } = options;
+    this.onUnavailable = onUnavailable ?? null;
+    const guarded = timeoutMs !== undefined || onUnavailable !== undefined;
+    this.timeoutMs = guarded ? toMs(timeoutMs ?? DEFAULT_TIMEOUT_MS) : null;
+    this.redis = redis ?? new Redis({
+      port: DEFAULT_PORT,
+      // Guarded: a command is sent only on a live connection and never replayed after a
+      // reconnect, so one that timed out (and was answered locally) is not counted twice.
+      ...(guarded && { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }),
+      ...redisOptions,
+    });
+    if (guarded && this.redis.on) {
+      this.redis.on('close', this.onClose);
+      this.redis.on('ready', this.onReady);
+      // ioredis emits 'error' on every failed reconnect; the 'unavailable' event reports it once.
+      this.redis.on('error', () => {});
+    }
+  }
+
+  /** True while the daemon is considered down (between 'unavailable' and 'recovered'). */
+  get unavailable(): boolean {
+    return this.down;
+  }
+
+  #markDown(err: Error): void {
+    if (this.down || this.closing || this.timeoutMs === null) return;
+    this.down = true;
+    this.emit('unavailable', err);
+    // A hung daemon keeps the connection 'ready', so no 'ready' event would say it is back: probe.
+    this.probe = setInterval(() => void this.#probeOnce(), PROBE_MS);
+    this.probe.unref();
+  }
+
+  #markUp(): void {
+    if (!this.down) return;
+    this.down = false;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    this.local.clear();
+    this.emit('recovered');
+  }
+
+  async #probeOnce(): Promise<void> {
+    if (this.redis.status !== undefined && this.redis.status !== 'ready') return;
+    try {
+      await this.#withTimeout(this.redis.call('PING'));
+      this.#markUp();
+    } catch {
+      // still down
+    }
+  }
+
+  /** Resolves with `call`, or rejects with SluiceUnavailableError after timeoutMs. */
+  #withTimeout<T>(call: Promise<T>): Promise<T> {
+    if (this.timeoutMs === null) return call;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SluiceUnavailableError(`Sluice did not answer within ${this.timeoutMs} ms`)), this.timeoutMs!);
+    });
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Waits (within the deadline) for a connection that is still being made for the first time. */
+  async #untilReady(deadline: number): Promise<void> {
+    const status = this.redis.status;
+    if (status === undefined || status === 'ready' || this.down || !this.redis.on || !this.redis.off) return;
+    if (status !== 'wait' && status !== 'connecting' && status !== 'connect') return;
+    const redis = this.redis;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off!('ready', done);
+        redis.off!('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      redis.on!('ready', done);
+      redis.on!('close', done);
+    });
   }
 
   /**
    * Sends `name` (`rl.hit`, `rl.policy|get`) with `args` and decodes the reply by the command
-   * table's declaration; `T` is the typed view of that declaration.
+   * table's declaration; `T` is the typed view of that declaration. Error replies become the
+   * typed errors; a daemon that does not answer makes `whenDown` answer (limit calls, under an
+   * onUnavailable policy) or SluiceUnavailableError.
    */
-  private async send<T>(name: string, ...args: (string | number | Buffer)[]): Promise<T> {
+  private async send<T>(name: string, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
     const { words, reply } = wire(name);
-    const raw = await this.redis.call(words[0], ...words.slice(1), ...args);
+    if (this.down && whenDown) return whenDown();
+    let raw: unknown;
+    try {
+      if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
+      raw = await this.#withTimeout(this.redis.call(words[0], ...words.slice(1), ...args));
+    } catch (err) {
+      const typed = fromReplyError(err);
+      if (typed !== err || !(err instanceof Error)) throw typed;
+      if (this.timeoutMs === null) throw err;
+      const unavailable = err instanceof SluiceUnavailableError ? err : new SluiceUnavailableError(`Sluice is unavailable: ${err.message}`, { cause: err });
+      this.#markDown(unavailable);
+      if (whenDown) return whenDown();
+      throw unavailable;
+    }
     return decodeReply(reply, raw, words.join(' ')) as T;
+  }
+
+  /** The limit a spec stands for, when known here (inline, or a policy seen before). */
+  #localLimit(spec: LimitSpec): LocalLimit | null {
+    if (!('policy' in spec)) return { limit: spec.limit, perMs: toMs(spec.perMs), burst: spec.burst, algo: spec.algo };
+    return this.knownPolicies.get(spec.policy) ?? null;
+  }
+
+  /** A limit call's answer while the daemon is down, by the onUnavailable policy. */
+  #hitWhenDown(key: string, spec: LimitSpec, cost: number, consume: boolean): (() => HitResult) | undefined {
+    const policy = this.onUnavailable;
+    if (!policy) return undefined;
+    return () => {
+      const limit = this.#localLimit(spec);
+      // A policy never seen cannot be applied locally: it is admitted, as 'open' would.
+      if (policy === 'local' && limit) return { ...this.local.hit(key, limit, cost, consume), unavailable: true };
+      const capacity = limit ? (limit.algo === 'gcra' || !limit.algo ? limit.burst ?? limit.limit : limit.limit) : 0;
+      return policy === 'closed'
+        ? { allowed: false, limit: capacity, remaining: 0, retryAfterMs: PROBE_MS, resetAfterMs: 0, unavailable: true }
+        : { allowed: true, limit: capacity, remaining: capacity, retryAfterMs: null, resetAfterMs: 0, unavailable: true };
+    };
   }
 
   // --- rate limits ------------------------------------------------------------------------
 
   /** RL.HIT: take `cost` tokens if they fit, else nothing. */
   async hit(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
-    return this.send<HitResult>('rl.hit', key, ...limitArgs(spec), 'COST', cost);
+    return this.send<HitResult>('rl.hit', [key, ...limitArgs(spec), 'COST', cost], this.#hitWhenDown(key, spec, cost, true));
   }
 
   /** RL.PEEK: what hit() would answer, consuming nothing. */
   async peek(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
-    return this.send<HitResult>('rl.peek', key, ...limitArgs(spec), 'COST', cost);
+    return this.send<HitResult>('rl.peek', [key, ...limitArgs(spec), 'COST', cost], this.#hitWhenDown(key, spec, cost, false));
   }
 
   /** RL.ALL: every key admits its cost and all are consumed, or none is touched. */
   async all(entries: AllEntry[]): Promise<AllResult> {
     const args = entries.flatMap((e) => [e.key, e.policy, e.cost]);
-    return this.send<AllResult>('rl.all', entries.length, ...args);
+    const policy = this.onUnavailable;
+    const whenDown = policy && ((): AllResult => {
+      const limits = entries.map((e) => this.knownPolicies.get(e.policy));
+      if (policy === 'local' && limits.every((l) => l)) {
+        return { ...this.local.all(entries.map((e, i) => ({ key: e.key, spec: limits[i]!, cost: e.cost }))), unavailable: true };
+      }
+      const capacity = limits.map((l) => (l ? (l.algo === 'gcra' || !l.algo ? l.burst ?? l.limit : l.limit) : 0));
+      return policy === 'closed'
+        ? { allowed: false, refusedIndex: 0, retryAfterMs: PROBE_MS, remaining: capacity.map(() => 0), unavailable: true }
+        : { allowed: true, refusedIndex: null, retryAfterMs: null, remaining: capacity, unavailable: true };
+    });
+    return this.send<AllResult>('rl.all', [entries.length, ...args], whenDown || undefined);
   }
 
   /** RL.ADJUST: charge (positive) or refund (negative) after the fact; returns tokens left. */
   async adjust(key: string, policy: string, delta: number): Promise<number> {
-    return this.send<number>('rl.adjust', key, policy, delta);
+    const limit = this.knownPolicies.get(policy);
+    const whenDown = this.onUnavailable === 'local' && limit ? () => this.local.adjust(key, limit, delta) : undefined;
+    return this.send<number>('rl.adjust', [key, policy, delta], whenDown);
   }
 
   /** RL.RESET: forget the keys' state; returns how many held state. */
   async reset(...keys: string[]): Promise<number> {
-    return this.send<number>('rl.reset', ...keys);
+    return this.send<number>('rl.reset', keys, this.onUnavailable === 'local' ? () => this.local.reset(keys) : undefined);
   }
 
   /** CL.THROTTLE, the redis-cell command. */
   async throttle(key: string, maxBurst: number, count: number, periodSeconds: number, quantity = 1): Promise<ThrottleResult> {
-    return this.send<ThrottleResult>('cl.throttle', key, maxBurst, count, periodSeconds, quantity);
+    const limit: RateLimit = { limit: count, perMs: periodSeconds * 1000, burst: maxBurst + 1 };
+    const down = this.#hitWhenDown(key, limit, quantity, true);
+    const whenDown = down && ((): ThrottleResult => {
+      const r = down();
+      const seconds = (ms: number) => Math.ceil(ms / 1000);
+      return { limited: !r.allowed, limit: r.limit, remaining: r.remaining, retryAfterSeconds: r.retryAfterMs === null ? null : seconds(r.retryAfterMs), resetAfterSeconds: seconds(r.resetAfterMs), unavailable: true };
+    });
+    return this.send<ThrottleResult>('cl.throttle', [key, maxBurst, count, periodSeconds, quantity], whenDown);
   }
 
   async setPolicy(name: string, limit: RateLimit): Promise<void> {
-    await this.send('rl.policy|set', name, ...limitArgs(limit));
+    await this.send('rl.policy|set', [name, ...limitArgs(limit)]);
+    this.knownPolicies.set(name, { limit: limit.limit, perMs: toMs(limit.perMs), burst: limit.burst, algo: limit.algo });
   }
 
   async getPolicy(name: string): Promise<PolicyInfo | null> {
-    return this.send<PolicyInfo | null>('rl.policy|get', name);
+    const info = await this.send<PolicyInfo | null>('rl.policy|get', [name]);
+    if (info) this.knownPolicies.set(name, { limit: info.limit, perMs: info.perMs, burst: info.burst ?? undefined, algo: info.algo });
+    else this.knownPolicies.delete(name);
+    return info;
   }
 
   async deletePolicy(name: string): Promise<boolean> {
-    return this.send<boolean>('rl.policy|del', name);
+    this.knownPolicies.delete(name);
+    return this.send<boolean>('rl.policy|del', [name]);
   }
 
   async listPolicies(): Promise<string[]> {
-    return this.send<string[]>('rl.policy|list');
+    return this.send<string[]>('rl.policy|list', []);
+  }
+
+  /**
+   * Reads every policy the daemon has, so that `onUnavailable: 'local'` can apply policies by
+   * name during an outage (those this client set or read are known already).
+   */
+  async loadPolicies(): Promise<number> {
+    const names = await this.listPolicies();
+    await Promise.all(names.map((n) => this.getPolicy(n)));
+    return names.length;
   }
 
   // --- concurrency leases -----------------------------------------------------------------
 
-  /** SEM.ACQUIRE: one of `limit` slots for `ttlMs` (the daemon's default when omitted). */
-  async acquire(key: string, limit: number, ttlMs?: number): Promise<Lease> {
+  /**
+   * SEM.ACQUIRE: one of `limit` slots for `ttlMs` (the daemon's default when omitted). Leases
+   * given while the daemon is down have negative ids and are released here, never sent.
+   */
+  async acquire(key: string, limit: number, ttlMs?: Duration): Promise<Lease> {
+    const ttl = ttlMs === undefined ? undefined : toMs(ttlMs);
     const args: (string | number)[] = [key, limit];
-    if (ttlMs !== undefined) args.push('TTL', ttlMs);
-    return this.send<Lease>('sem.acquire', ...args);
+    if (ttl !== undefined) args.push('TTL', ttl);
+    const policy = this.onUnavailable;
+    const whenDown = policy && ((): Lease => {
+      if (policy === 'closed') return { acquired: false, leaseId: null, inUse: 0, unavailable: true };
+      if (policy === 'open') return { acquired: true, leaseId: -this.openLeases++, inUse: 0, unavailable: true };
+      const lease = this.local.acquire(key, limit, ttl);
+      return { ...lease, leaseId: lease.leaseId === null ? null : -lease.leaseId, unavailable: true };
+    });
+    return this.send<Lease>('sem.acquire', args, whenDown || undefined);
   }
+  private openLeases = 1;
 
   async release(key: string, leaseId: number): Promise<boolean> {
-    return this.send<boolean>('sem.release', key, leaseId);
+    if (leaseId < 0) return this.onUnavailable === 'local' ? this.local.release(key, -leaseId) : true;
+    return this.send<boolean>('sem.release', [key, leaseId]);
   }
 
-  async extend(key: string, leaseId: number, ttlMs: number): Promise<boolean> {
-    return this.send<boolean>('sem.extend', key, leaseId, ttlMs);
+  async extend(key: string, leaseId: number, ttlMs: Duration): Promise<boolean> {
+    if (leaseId < 0) return this.onUnavailable === 'local' ? this.local.extend(key, -leaseId, toMs(ttlMs)) : true;
+    return this.send<boolean>('sem.extend', [key, leaseId, toMs(ttlMs)]);
   }
 
   async leasesInUse(key: string): Promise<number> {
-    return this.send<number>('sem.count', key);
+    return this.send<number>('sem.count', [key], this.onUnavailable === 'local' ? () => this.local.inUse(key) : undefined);
   }
 
   // --- tokens -----------------------------------------------------------------------------
 
+  /** TOK.COUNT; with `onUnavailable: 'local'`, counted here by gpt-tokenizer (if installed) while the daemon is down. */
   async countTokens(model: string, text: string | Buffer): Promise<number> {
-    return this.send<number>('tok.count', model, text);
+    return this.send<number>('tok.count', [model, text], this.#localCount(model, text));
   }
 
   /** TOK.CHAT: prompt tokens of a chat request, by the OpenAI cookbook's accounting. */
   async countChatTokens(model: string, messages: ChatMessage[], tools?: unknown[]): Promise<number> {
     const args: string[] = [model, JSON.stringify(messages)];
     if (tools !== undefined) args.push('TOOLS', JSON.stringify(tools));
-    return this.send<number>('tok.chat', ...args);
+    return this.send<number>('tok.chat', args);
   }
 
   /** TOK.WITHIN: the count if it is at most `limit`, else null. */
   async countTokensWithin(model: string, limit: number, text: string | Buffer): Promise<number | null> {
-    return this.send<number | null>('tok.within', model, limit, text);
+    const count = this.#localCount(model, text);
+    return this.send<number | null>('tok.within', [model, limit, text], count && (() => {
+      const n = count();
+      return n <= limit ? n : null;
+    }));
   }
 
   async encode(model: string, text: string | Buffer): Promise<number[]> {
-    return this.send<number[]>('tok.encode', model, text);
+    return this.send<number[]>('tok.encode', [model, text]);
   }
 
   async decode(model: string, ids: number[]): Promise<string> {
-    return this.send<string>('tok.decode', model, ...ids);
+    return this.send<string>('tok.decode', [model, ...ids]);
   }
 
   async modelInfo(model: string): Promise<ModelInfo> {
-    return this.send<ModelInfo>('tok.info', model);
+    return this.send<ModelInfo>('tok.info', [model]);
+  }
+
+  #localCount(model: string, text: string | Buffer): (() => number) | undefined {
+    if (this.onUnavailable !== 'local') return undefined;
+    return () => {
+      const count = localTokenCounter(model);
+      if (!count) throw new SluiceUnavailableError('Sluice is unavailable and gpt-tokenizer is not installed for a local count');
+      return count(Buffer.isBuffer(text) ? text.toString() : text);
+    };
   }
 
   async quit(): Promise<void> {
+    this.closing = true;
+    if (this.probe) clearInterval(this.probe);
+    this.redis.off?.('close', this.onClose);
+    this.redis.off?.('ready', this.onReady);
     await this.redis.quit();
   }
+}
+
+/**
+ * A local token count for `model` by gpt-tokenizer (an optional peer dependency: the daemon's
+ * exact count is the truth; this only bridges an outage), or null when it is not installed.
+ * Models gpt-tokenizer does not know count with o200k_base, the encoding of current models.
+ */
+function localTokenCounter(model: string): ((text: string) => number) | null {
+  type Tokenizer = { countTokens(text: string): number };
+  const load = (id: string): Tokenizer | null => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(id) as Tokenizer;
+    } catch {
+      return null;
+    }
+  };
+  const bare = model.includes('/') ? model.slice(model.lastIndexOf('/') + 1) : model;
+  const tokenizer = (/^[\w.-]+$/.test(bare) && load(`gpt-tokenizer/model/${bare}`)) || load('gpt-tokenizer/encoding/o200k_base');
+  return tokenizer ? (text) => tokenizer.countTokens(text) : null;
 }
 
 /**
