@@ -61,3 +61,15 @@ export function fromReplyError(err: unknown): unknown {
   if (text.startsWith('ERR ')) return new BadArgumentError(text, { cause: err });
   return new SluiceError(text, { cause: err });
 }
+
+/** withLease found every slot taken (and none freed within `waitMs`). */
+export class LeaseBusyError extends SluiceError {
+  readonly key: string;
+  readonly inUse: number;
+  constructor(key: string, inUse: number) {
+    super(`every lease of '${key}' is taken (${inUse} in use)`);
+    this.name = 'LeaseBusyError';
+    this.key = key;
+    this.inUse = inUse;
+  }
+}

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import Redis, { type RedisOptions } from 'ioredis';
 import { clientFieldName, commandTable, findSpec, keyPositions, type ReplySpec } from '@sluice/protocol';
-import { fromReplyError, SluiceUnavailableError } from './errors';
+import { fromReplyError, LeaseBusyError, SluiceUnavailableError } from './errors';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
 
@@ -77,6 +77,13 @@ export interface Lease {
   leaseId: number | null;
   inUse: number;
   unavailable?: true;
+}
+
+export interface WithLeaseOptions {
+  /** The lease's time to live (ms or '30s'); it is extended while `fn` runs. Default 30 s. */
+  ttlMs?: Duration;
+  /** How long to wait for a free slot before LeaseBusyError (default 0: do not wait). */
+  waitMs?: Duration;
 }
 
 export interface ModelInfo {
@@ -539,6 +546,38 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
 
   async leasesInUse(key: string): Promise<number> {
     return this.send<number>('sem.count', [key], this.onUnavailable === 'local' ? () => this.local.inUse(key) : undefined);
+  }
+
+  /**
+   * One of `limit` slots of `key` for as long as `fn` runs: acquires (waiting up to `waitMs`,
+   * else LeaseBusyError), runs `fn`, and always releases, also when `fn` throws. The lease is
+   * extended every ttl/3 while `fn` runs, so a TTL shorter than the work does not free the
+   * slot; the TTL only matters if this process dies. `signal` aborts if an extension finds the
+   * lease gone (it expired while this process stalled).
+   */
+  async withLease<T>(key: string, limit: number, options: WithLeaseOptions, fn: (lease: Lease, signal: AbortSignal) => Promise<T> | T): Promise<T> {
+    const ttl = toMs(options.ttlMs ?? 30_000);
+    const deadline = Date.now() + toMs(options.waitMs ?? 0);
+    let lease = await this.acquire(key, limit, ttl);
+    for (let pause = 10; !lease.acquired && Date.now() < deadline; pause = Math.min(pause * 2, 250)) {
+      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
+      lease = await this.acquire(key, limit, ttl);
+    }
+    if (!lease.acquired) throw new LeaseBusyError(key, lease.inUse);
+    const id = lease.leaseId!;
+    const lost = new AbortController();
+    const keeper = setInterval(() => {
+      this.extend(key, id, ttl).then(
+        (held) => held || lost.abort(new LeaseBusyError(key, limit)),
+        () => {}, // the daemon is down: the next tick tries again, the TTL covers the gap
+      );
+    }, Math.max(1, Math.floor(ttl / 3)));
+    try {
+      return await fn(lease, lost.signal);
+    } finally {
+      clearInterval(keeper);
+      await this.release(key, id).catch(() => {}); // a daemon that is down frees it at the TTL
+    }
   }
 
   // --- tokens -----------------------------------------------------------------------------

@@ -140,6 +140,7 @@ async function everyMethod(sluice: SluiceClient, tag: string): Promise<Set<strin
   await c.extend(k('pool'), lease.leaseId!, 10_000);
   await c.leasesInUse(k('pool'));
   await c.release(k('pool'), lease.leaseId!);
+  await c.withLease(k('pool'), 1, { ttlMs: 1000 }, () => undefined);
   await c.countTokens('gpt-4o', 'Hello, world!');
   await c.countChatTokens('gpt-4o', [{ role: 'user', content: 'Hi' }]);
   await c.countTokensWithin('gpt-4o', 1, 'Hello, world!');
