@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import Redis, { type RedisOptions } from 'ioredis';
 import { clientFieldName, commandTable, findSpec, keyPositions, type ReplySpec } from '@sluice/protocol';
-import { fromReplyError, LeaseBusyError, SluiceUnavailableError } from './errors';
+import { fromReplyError, LeaseBusyError, NoDeploymentError, SluiceUnavailableError } from './errors';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
 
@@ -84,6 +84,124 @@ export interface WithLeaseOptions {
   ttlMs?: Duration;
   /** How long to wait for a free slot before LeaseBusyError (default 0: do not wait). */
   waitMs?: Duration;
+}
+
+/** The deployment ROUTE.PICK chose (and reserved). */
+export interface Deployment {
+  /** Its id (model_info.id, or the id LiteLLM derives). */
+  deployment: string;
+  /** The lease ROUTE.DONE settles (`done()` sends it). */
+  lease: string;
+  /** The group that served (after aliases and fallbacks). */
+  group: string;
+  /** The provider model string, e.g. azure/gpt-4o-eu. */
+  model: string;
+  apiBase: string | null;
+  apiVersion: string | null;
+  region: string | null;
+  /** Tokens reserved against its tpm. */
+  tokens: number;
+  /** The group it fell back from, when it did. */
+  fallback: string | null;
+}
+
+/** What happened to a call on a picked deployment, for ROUTE.DONE. */
+export interface RouteOutcome {
+  /** The HTTP status the provider answered (408 for a timeout); omitted: success. */
+  status?: number;
+  /** Defaults to the time since the pick. */
+  latencyMs?: number;
+  ttftMs?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Total tokens, when input and output are not known apart. */
+  tokens?: number;
+}
+
+export interface PickedDeployment extends Deployment {
+  /** ROUTE.DONE: frees the slot and records the outcome; true if the lease was still open. */
+  done(outcome?: RouteOutcome): Promise<boolean>;
+}
+
+export interface PickOptions {
+  /** Tokens to reserve against tpm (the prompt's count, or an estimate). */
+  tokens?: number;
+  /** Chat messages: the daemon counts them (TOK.CHAT rules) in the same step. */
+  messages?: ChatMessage[];
+  tags?: string[];
+  /** Deployment ids not to pick. */
+  exclude?: string[];
+  /** Overrides the group's routing strategy (least-busy, usage-based-routing-v2, ...). */
+  strategy?: string;
+  /** How long the lease lives if never done (daemon default 10 min). */
+  ttlMs?: Duration;
+  /** Wait in the daemon's shared queue this long for a deployment to free up. */
+  waitMs?: Duration;
+  /** Queue priority with waitMs (lower first). */
+  priority?: number;
+}
+
+export interface RouteCallOptions<T> extends PickOptions {
+  /** Further attempts on other deployments after a retryable failure (429, 408, 5xx, network); default 2. */
+  retries?: number;
+  /** Tokens used, read from fn's result; default: an OpenAI-style `usage` field when there is one. */
+  usage?: (result: T) => Pick<RouteOutcome, 'inputTokens' | 'outputTokens' | 'tokens' | 'ttftMs'>;
+}
+
+/** A deployment as ROUTE.LIST shows it, with its live state. */
+export interface DeploymentState {
+  id: string;
+  model: string;
+  provider: string;
+  apiBase: string | null;
+  apiVersion: string | null;
+  region: string | null;
+  order: number | null;
+  weight: number | null;
+  rpm: number | null;
+  tpm: number | null;
+  maxParallelRequests: number | null;
+  tags: string[];
+  inputCostPerToken: number;
+  outputCostPerToken: number;
+  maxInputTokens: number | null;
+  maxBudget: number | null;
+  budgetDurationMs: number | null;
+  cooldownTimeMs: number | null;
+  inFlight: number;
+  rpmUsed: number;
+  tpmUsed: number;
+  latencyMs: number | null;
+  cooldownMs: number;
+  fails: number;
+  budgetSpent: number;
+}
+
+/**
+ * The HTTP status an error stands for, for ROUTE.DONE: its own `status` or `statusCode` (as
+ * the OpenAI SDK, fetch wrappers and axios-style errors carry), 408 for a timeout, 503 for a
+ * network failure (refused, reset); null for anything else (a bug in the caller's code is not
+ * the deployment's failure).
+ */
+export function statusOfError(err: unknown): number | null {
+  if (err === null || typeof err !== 'object') return null;
+  const e = err as { status?: unknown; statusCode?: unknown; name?: unknown; code?: unknown; response?: { status?: unknown } };
+  for (const s of [e.status, e.statusCode, e.response?.status]) if (typeof s === 'number' && Number.isInteger(s)) return s;
+  if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return 408;
+  if (typeof e.code === 'string' && /^(ECONN|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|UND_ERR_SOCKET)/.test(e.code)) return 503;
+  return null;
+}
+
+/** Worth another deployment: rate limited, timed out, or the provider failed. */
+export function isRetryableStatus(status: number | null): boolean {
+  return status !== null && (status === 429 || status === 408 || status >= 500);
+}
+
+/** OpenAI's `usage` block, when a result has one. */
+function openAiUsage(result: unknown): Pick<RouteOutcome, 'inputTokens' | 'outputTokens'> {
+  const usage = (result as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (!usage || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') return {};
+  return { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens };
 }
 
 export interface ModelInfo {
@@ -279,9 +397,32 @@ export interface SluiceEvents {
   recovered: [];
 }
 
+/** `client.route`: deployment routing (ROUTE.*). */
+export interface RouteMethods {
+  pick: SluiceClient['routePick'];
+  call: SluiceClient['routeCall'];
+  done: SluiceClient['routeDone'];
+  list: SluiceClient['routeList'];
+  groups: SluiceClient['routeGroups'];
+  set: SluiceClient['routeSet'];
+  del: SluiceClient['routeDel'];
+  cooldown: SluiceClient['routeCooldown'];
+}
+
 export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** The underlying connection: use it for anything this class does not wrap. */
   readonly redis: RedisLike;
+  /** Routing: `route.pick(group, opts)`, `route.call(group, opts, fn)`, ... */
+  readonly route: RouteMethods = {
+    pick: (group, options) => this.routePick(group, options),
+    call: (group, options, fn) => this.routeCall(group, options, fn),
+    done: (lease, outcome) => this.routeDone(lease, outcome),
+    list: (group) => this.routeList(group),
+    groups: () => this.routeGroups(),
+    set: (group, ...deployments) => this.routeSet(group, ...deployments),
+    del: (group, ...ids) => this.routeDel(group, ...ids),
+    cooldown: (group, id, ms) => this.routeCooldown(group, id, ms),
+  };
   /** The per-call timeout in ms; null: calls wait as long as ioredis does (no availability handling). */
   readonly timeoutMs: number | null;
   readonly onUnavailable: UnavailablePolicy | null;
@@ -578,6 +719,102 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
       clearInterval(keeper);
       await this.release(key, id).catch(() => {}); // a daemon that is down frees it at the TTL
     }
+  }
+
+  // --- routing ----------------------------------------------------------------------------
+
+  /**
+   * ROUTE.PICK: chooses a deployment of `group` and reserves it; `done()` on the result settles
+   * it. NoDeploymentError (with retryAfterMs) when none has room.
+   */
+  async routePick(group: string, options: PickOptions = {}): Promise<PickedDeployment> {
+    const args: (string | number)[] = [group];
+    if (options.tokens !== undefined) args.push('TOKENS', options.tokens);
+    else if (options.messages !== undefined) args.push('CHAT', JSON.stringify(options.messages));
+    if (options.strategy !== undefined) args.push('STRATEGY', options.strategy);
+    if (options.tags?.length) args.push('TAGS', ...options.tags);
+    if (options.exclude?.length) args.push('EXCLUDE', ...options.exclude);
+    if (options.ttlMs !== undefined) args.push('TTL', toMs(options.ttlMs));
+    if (options.waitMs !== undefined) {
+      args.push('WAIT', toMs(options.waitMs));
+      if (options.priority !== undefined) args.push('PRIORITY', options.priority);
+    }
+    const picked = await this.send<Deployment>('route.pick', args);
+    const pickedAt = performance.now();
+    return { ...picked, done: (outcome = {}) => this.routeDone(picked.lease, { latencyMs: Math.round(performance.now() - pickedAt), ...outcome }) };
+  }
+
+  /** ROUTE.DONE: settles a lease; true if it was open, false if already done or expired. */
+  async routeDone(lease: string, outcome: RouteOutcome = {}): Promise<boolean> {
+    const args: (string | number)[] = [lease];
+    if (outcome.status !== undefined) args.push('STATUS', outcome.status);
+    if (outcome.latencyMs !== undefined) args.push('LATENCY', Math.max(0, Math.round(outcome.latencyMs)));
+    if (outcome.ttftMs !== undefined) args.push('TTFT', Math.max(0, Math.round(outcome.ttftMs)));
+    if (outcome.inputTokens !== undefined || outcome.outputTokens !== undefined) args.push('INPUT', outcome.inputTokens ?? 0, 'OUTPUT', outcome.outputTokens ?? 0);
+    else if (outcome.tokens !== undefined) args.push('TOKENS', outcome.tokens);
+    return this.send<boolean>('route.done', args);
+  }
+
+  /**
+   * Picks a deployment, runs `fn(deployment)`, and reports the outcome (status from a thrown
+   * error's `status`/`statusCode`, tokens from the result's `usage`). On 429, 408, 5xx or a
+   * network failure it tries another deployment (EXCLUDE the ones that failed), up to `retries`
+   * more times, then throws the last error. A thrown error without a status is reported without
+   * one and thrown at once: it is not the deployment's failure.
+   */
+  async routeCall<T>(group: string, options: RouteCallOptions<T>, fn: (deployment: Deployment) => Promise<T> | T): Promise<T> {
+    const { retries = 2, usage = openAiUsage, ...pickOptions } = options;
+    const exclude = [...(pickOptions.exclude ?? [])];
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      let picked: PickedDeployment;
+      try {
+        picked = await this.routePick(group, { ...pickOptions, exclude });
+      } catch (err) {
+        // Nothing left to try: the upstream failure says more than "no deployment".
+        if (lastError !== undefined && err instanceof NoDeploymentError) throw lastError;
+        throw err;
+      }
+      const { done, ...deployment } = picked;
+      let result: T;
+      try {
+        result = await fn(deployment);
+      } catch (err) {
+        const status = statusOfError(err);
+        await done(status === null ? {} : { status }).catch(() => {});
+        if (!isRetryableStatus(status)) throw err;
+        lastError = err;
+        exclude.push(deployment.deployment);
+        continue;
+      }
+      await done({ status: 200, ...usage(result) }).catch(() => {});
+      return result;
+    }
+    throw lastError;
+  }
+
+  /** ROUTE.LIST: the group's deployments with their live state. */
+  async routeList(group: string): Promise<DeploymentState[]> {
+    return this.send<DeploymentState[]>('route.list', [group]);
+  }
+
+  async routeGroups(): Promise<string[]> {
+    return this.send<string[]>('route.groups', []);
+  }
+
+  /** ROUTE.SET: adds or replaces deployments (LiteLLM model_list entries); returns their ids. */
+  async routeSet(group: string, ...deployments: object[]): Promise<string[]> {
+    return this.send<string[]>('route.set', [group, ...deployments.map((d) => JSON.stringify(d))]);
+  }
+
+  /** ROUTE.DEL: removes deployments by id (none given: the whole group); returns how many. */
+  async routeDel(group: string, ...ids: string[]): Promise<number> {
+    return this.send<number>('route.del', [group, ...ids]);
+  }
+
+  /** ROUTE.COOLDOWN: cools a deployment for `ms` by hand (0 lifts it). */
+  async routeCooldown(group: string, id: string, ms: Duration): Promise<void> {
+    await this.send('route.cooldown', [group, id, toMs(ms)]);
   }
 
   // --- tokens -----------------------------------------------------------------------------

@@ -141,6 +141,14 @@ async function everyMethod(sluice: SluiceClient, tag: string): Promise<Set<strin
   await c.leasesInUse(k('pool'));
   await c.release(k('pool'), lease.leaseId!);
   await c.withLease(k('pool'), 1, { ttlMs: 1000 }, () => undefined);
+  await c.routeSet(k('g'), { model_name: k('g'), litellm_params: { model: 'openai/gpt-4o', rpm: 5, api_base: 'https://x' }, model_info: { id: k('d') } });
+  await c.routeGroups();
+  const picked = await c.routePick(k('g'), { tokens: 3 });
+  await c.routeList(k('g'));
+  await c.routeDone(picked.lease, { status: 200, inputTokens: 2, outputTokens: 1 });
+  await c.routeCall(k('g'), {}, () => 1);
+  await c.routeCooldown(k('g'), k('d'), 0);
+  await c.routeDel(k('g'));
   await c.countTokens('gpt-4o', 'Hello, world!');
   await c.countChatTokens('gpt-4o', [{ role: 'user', content: 'Hi' }]);
   await c.countTokensWithin('gpt-4o', 1, 'Hello, world!');
