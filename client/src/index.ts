@@ -17,6 +17,7 @@ import { LocalLimiter, type LocalLimit } from './local';
 export * from './errors';
 export { toMs, type Duration, type DurationUnit } from './duration';
 export { LocalLimiter } from './local';
+export { rateLimitHeaders, type RateLimitHeaderOptions } from './headers';
 
 export type Algorithm = 'gcra' | 'sliding' | 'fixed';
 
