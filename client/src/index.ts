@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import Redis, { type RedisOptions } from 'ioredis';
-import { clientFieldName, commandTable, findSpec, keyPositions, type ReplySpec } from '@sluice/protocol';
+import { clientFieldName, commandTable, findSpec, keyPositions, type CommandSpec, type ReplySpec } from '@sluice/protocol';
 import { fromReplyError, LeaseBusyError, NoDeploymentError, SluiceUnavailableError } from './errors';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
@@ -380,15 +380,35 @@ export function replySpecOf(name: string): ReplySpec {
   return reply;
 }
 
-/** Each command's reply spec and wire words, looked up once. */
-const wired = new Map<string, { words: string[]; reply: ReplySpec }>();
-function wire(name: string): { words: string[]; reply: ReplySpec } {
+/** Each command's reply spec, wire words and whether its keys take the keyPrefix, looked up once. */
+interface Wired {
+  words: string[];
+  reply: ReplySpec;
+  spec: CommandSpec | undefined;
+}
+const wired = new Map<string, Wired>();
+function wire(name: string): Wired {
   let w = wired.get(name);
   if (!w) {
-    w = { words: name.toUpperCase().split('|'), reply: replySpecOf(name) };
+    // ROUTE.* keys are not prefixed: a group is a name from the shared routing configuration
+    // (the LiteLLM file), and ROUTE.DONE's key is a lease the daemon handed out.
+    const keyed = !name.includes('|') && !name.startsWith('route.');
+    w = { words: name.toUpperCase().split('|'), reply: replySpecOf(name), spec: keyed ? commandTable.get(name) : undefined };
     wired.set(name, w);
   }
   return w;
+}
+
+/** `args` (after the command name) with `prefix` put before each key the command table declares. */
+function prefixKeys(spec: CommandSpec, args: (string | number | Buffer)[], prefix: string): (string | number | Buffer)[] {
+  const positions = keyPositions(spec, args.length + 1);
+  if (positions.length === 0) return args;
+  const out = [...args];
+  for (const p of positions) {
+    const key = out[p - 1];
+    out[p - 1] = Buffer.isBuffer(key) ? Buffer.concat([Buffer.from(prefix), key]) : prefix + String(key);
+  }
+  return out;
 }
 
 export interface SluiceEvents {
@@ -410,9 +430,73 @@ export interface RouteMethods {
   cooldown: SluiceClient['routeCooldown'];
 }
 
+/** `client.limits`: rate limits (RL.*, CL.THROTTLE) and named policies. */
+export interface LimitMethods {
+  hit: SluiceClient['hit'];
+  peek: SluiceClient['peek'];
+  all: SluiceClient['all'];
+  adjust: SluiceClient['adjust'];
+  reset: SluiceClient['reset'];
+  throttle: SluiceClient['throttle'];
+  setPolicy: SluiceClient['setPolicy'];
+  getPolicy: SluiceClient['getPolicy'];
+  deletePolicy: SluiceClient['deletePolicy'];
+  listPolicies: SluiceClient['listPolicies'];
+  loadPolicies: SluiceClient['loadPolicies'];
+}
+
+/** `client.leases`: concurrency slots (SEM.*). */
+export interface LeaseMethods {
+  acquire: SluiceClient['acquire'];
+  release: SluiceClient['release'];
+  extend: SluiceClient['extend'];
+  count: SluiceClient['leasesInUse'];
+  with: SluiceClient['withLease'];
+}
+
+/** `client.tokens`: exact token counts (TOK.*). */
+export interface TokenMethods {
+  count: SluiceClient['countTokens'];
+  chat: SluiceClient['countChatTokens'];
+  within: SluiceClient['countTokensWithin'];
+  encode: SluiceClient['encode'];
+  decode: SluiceClient['decode'];
+  info: SluiceClient['modelInfo'];
+}
+
 export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** The underlying connection: use it for anything this class does not wrap. */
   readonly redis: RedisLike;
+  // The families name each method once, unambiguously (`limits.reset`); the flat methods
+  // below are the same functions, kept so existing code keeps working.
+  readonly limits: LimitMethods = {
+    hit: (key, spec, cost) => this.hit(key, spec, cost),
+    peek: (key, spec, cost) => this.peek(key, spec, cost),
+    all: (entries) => this.all(entries),
+    adjust: (key, policy, delta) => this.adjust(key, policy, delta),
+    reset: (...keys) => this.reset(...keys),
+    throttle: (key, maxBurst, count, periodSeconds, quantity) => this.throttle(key, maxBurst, count, periodSeconds, quantity),
+    setPolicy: (name, limit) => this.setPolicy(name, limit),
+    getPolicy: (name) => this.getPolicy(name),
+    deletePolicy: (name) => this.deletePolicy(name),
+    listPolicies: () => this.listPolicies(),
+    loadPolicies: () => this.loadPolicies(),
+  };
+  readonly leases: LeaseMethods = {
+    acquire: (key, limit, ttlMs) => this.acquire(key, limit, ttlMs),
+    release: (key, leaseId) => this.release(key, leaseId),
+    extend: (key, leaseId, ttlMs) => this.extend(key, leaseId, ttlMs),
+    count: (key) => this.leasesInUse(key),
+    with: (key, limit, options, fn) => this.withLease(key, limit, options, fn),
+  };
+  readonly tokens: TokenMethods = {
+    count: (model, text) => this.countTokens(model, text),
+    chat: (model, messages, tools) => this.countChatTokens(model, messages, tools),
+    within: (model, limit, text) => this.countTokensWithin(model, limit, text),
+    encode: (model, text) => this.encode(model, text),
+    decode: (model, ids) => this.decode(model, ids),
+    info: (model) => this.modelInfo(model),
+  };
   /** Routing: `route.pick(group, opts)`, `route.call(group, opts, fn)`, ... */
   readonly route: RouteMethods = {
     pick: (group, options) => this.routePick(group, options),
@@ -427,6 +511,11 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** The per-call timeout in ms; null: calls wait as long as ioredis does (no availability handling). */
   readonly timeoutMs: number | null;
   readonly onUnavailable: UnavailablePolicy | null;
+  /**
+   * ioredis's keyPrefix, put before every key the command table declares (ioredis itself
+   * prefixes only the commands it knows). Routing groups and leases are not prefixed.
+   */
+  readonly keyPrefix: string;
   /** The in-process limiter used while the daemon is down with `onUnavailable: 'local'`. */
   readonly local = new LocalLimiter();
   private down = false;
@@ -455,6 +544,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
       ...(guarded && { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }),
       ...redisOptions,
     });
+    // Ours prefixes; ioredis would prefix nothing of Sluice's and its other commands keep theirs.
+    this.keyPrefix = this.redis.options?.keyPrefix ?? '';
     if (guarded && this.redis.on) {
       this.redis.on('close', this.onClose);
       this.redis.on('ready', this.onReady);
@@ -532,8 +623,9 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * onUnavailable policy) or SluiceUnavailableError.
    */
   private async send<T>(name: string, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
-    const { words, reply } = wire(name);
+    const { words, reply, spec } = wire(name);
     if (this.down && whenDown) return whenDown();
+    if (this.keyPrefix && spec) args = prefixKeys(spec, args, this.keyPrefix);
     let raw: unknown;
     try {
       if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
