@@ -964,7 +964,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
 }
 
 /**
- * A local token count for `model` by gpt-tokenizer (an optional peer dependency: the daemon's
+ * A local token count for `model` by gpt-tokenizer (when the app has it installed: the daemon's
  * exact count is the truth; this only bridges an outage), or null when it is not installed.
  * Models gpt-tokenizer does not know count with o200k_base, the encoding of current models.
  */
