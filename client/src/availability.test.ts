@@ -128,3 +128,23 @@ test('a daemon that stops answering (SIGSTOP): no call waits past timeoutMs; SIG
   await once(local, 'recovered');
   assert.equal((await local.hit('b:k', { policy: 'b-pol' })).unavailable, undefined);
 });
+
+test('a daemon down from the start: the first call already falls back within timeoutMs', async () => {
+  const net = await import('node:net');
+  // A port nobody listens on: take a free one and close it.
+  const free = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const early = new SluiceClient({ port: free, timeoutMs: TIMEOUT_MS, onUnavailable: 'closed' });
+  try {
+    const [r, ms] = await timed(() => early.hit('c:k', spec));
+    assert.deepEqual([r.allowed, r.unavailable], [false, true]);
+    assert.ok(ms <= TIMEOUT_MS + 50, `took ${ms} ms`);
+    assert.equal(early.unavailable, true);
+  } finally {
+    await early.quit().catch(() => {});
+  }
+});

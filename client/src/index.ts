@@ -231,6 +231,7 @@ const DEFAULT_PORT = 6380;
 export interface RedisLike {
   call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
   quit(): Promise<unknown>;
+  disconnect?(): void;
   /** ioredis's connection state ('ready' when commands go out at once). */
   status?: string;
   options?: { keyPrefix?: string };
@@ -959,7 +960,10 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     if (this.probe) clearInterval(this.probe);
     this.redis.off?.('close', this.onClose);
     this.redis.off?.('ready', this.onReady);
-    await this.redis.quit();
+    // QUIT needs a live connection; one that is down or reconnecting is just dropped (else
+    // ioredis would keep trying to reconnect, and keep the process alive, to send it).
+    if (this.redis.status !== undefined && this.redis.status !== 'ready' && this.redis.disconnect) this.redis.disconnect();
+    else await this.redis.quit();
   }
 }
 
