@@ -232,6 +232,8 @@ export interface RedisLike {
   call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect?(): void;
+  /** ioredis's pipeline: one write for many commands. */
+  pipeline?(): { call(command: string, ...args: (string | number | Buffer)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> };
   /** ioredis's connection state ('ready' when commands go out at once). */
   status?: string;
   options?: { keyPrefix?: string };
@@ -664,6 +666,39 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     };
   }
 
+  /** A typed batch of calls sent in one write; see SluicePipeline. */
+  pipeline(): SluicePipeline {
+    return new SluicePipeline((queued) => this.#runPipeline(queued));
+  }
+
+  async #runPipeline(queued: Queued[]): Promise<unknown[]> {
+    const commands = queued.map(({ name, args }) => {
+      const { words, reply, spec } = wire(name);
+      return { words, reply, args: this.keyPrefix && spec ? prefixKeys(spec, args, this.keyPrefix) : args };
+    });
+    let replies: [Error | null, unknown][];
+    try {
+      if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
+      if (typeof this.redis.pipeline === 'function') {
+        const pipe = this.redis.pipeline();
+        for (const c of commands) pipe.call(c.words[0], ...c.words.slice(1), ...c.args);
+        replies = (await this.#withTimeout(pipe.exec())) ?? [];
+      } else {
+        // A connection without pipelines: the calls still go out back to back, unawaited.
+        replies = await this.#withTimeout(Promise.all(commands.map((c) => this.redis.call(c.words[0], ...c.words.slice(1), ...c.args).then((r): [null, unknown] => [null, r], (e: Error): [Error, unknown] => [e, null]))));
+      }
+    } catch (err) {
+      if (this.timeoutMs === null || !(err instanceof Error)) throw err;
+      const unavailable = err instanceof SluiceUnavailableError ? err : new SluiceUnavailableError(`Sluice is unavailable: ${err.message}`, { cause: err });
+      this.#markDown(unavailable);
+      throw unavailable;
+    }
+    return replies.map(([err, raw], i) => {
+      if (err) throw fromReplyError(err);
+      return decodeReply(commands[i].reply, raw, commands[i].words.join(' '));
+    });
+  }
+
   // --- rate limits ------------------------------------------------------------------------
 
   /** RL.HIT: take `cost` tokens if they fit, else nothing. */
@@ -964,6 +999,83 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     // ioredis would keep trying to reconnect, and keep the process alive, to send it).
     if (this.redis.status !== undefined && this.redis.status !== 'ready' && this.redis.disconnect) this.redis.disconnect();
     else await this.redis.quit();
+  }
+}
+
+/** One queued command of a pipeline. */
+interface Queued {
+  name: string;
+  args: (string | number | Buffer)[];
+}
+
+/**
+ * A typed batch of Sluice calls sent in one write (ioredis's pipeline): each method queues a
+ * command and adds its result type to the tuple `exec()` resolves with.
+ *
+ *   const [user, model, tokens] = await sluice.pipeline()
+ *     .hit('user:42', { policy: 'rpm' }).hit('model:gpt-4o', { policy: 'rpm' }).countTokens('gpt-4o', text).exec();
+ *
+ * Not atomic (use limits.all for all-or-nothing) and without the onUnavailable fallback: a
+ * daemon that does not answer within timeoutMs makes exec() throw SluiceUnavailableError.
+ */
+export class SluicePipeline<R extends unknown[] = []> {
+  private readonly queued: Queued[] = [];
+
+  constructor(private readonly run: (queued: Queued[]) => Promise<unknown[]>) {}
+
+  private add<T>(name: string, args: (string | number | Buffer)[]): SluicePipeline<[...R, T]> {
+    this.queued.push({ name, args });
+    return this as unknown as SluicePipeline<[...R, T]>;
+  }
+
+  hit(key: string, spec: LimitSpec, cost = 1) {
+    return this.add<HitResult>('rl.hit', [key, ...limitArgs(spec), 'COST', cost]);
+  }
+
+  peek(key: string, spec: LimitSpec, cost = 1) {
+    return this.add<HitResult>('rl.peek', [key, ...limitArgs(spec), 'COST', cost]);
+  }
+
+  all(entries: AllEntry[]) {
+    return this.add<AllResult>('rl.all', [entries.length, ...entries.flatMap((e) => [e.key, e.policy, e.cost])]);
+  }
+
+  adjust(key: string, policy: string, delta: number) {
+    return this.add<number>('rl.adjust', [key, policy, delta]);
+  }
+
+  reset(...keys: string[]) {
+    return this.add<number>('rl.reset', keys);
+  }
+
+  acquire(key: string, limit: number, ttlMs?: Duration) {
+    return this.add<Lease>('sem.acquire', ttlMs === undefined ? [key, limit] : [key, limit, 'TTL', toMs(ttlMs)]);
+  }
+
+  release(key: string, leaseId: number) {
+    return this.add<boolean>('sem.release', [key, leaseId]);
+  }
+
+  leasesInUse(key: string) {
+    return this.add<number>('sem.count', [key]);
+  }
+
+  countTokens(model: string, text: string | Buffer) {
+    return this.add<number>('tok.count', [model, text]);
+  }
+
+  countChatTokens(model: string, messages: ChatMessage[]) {
+    return this.add<number>('tok.chat', [model, JSON.stringify(messages)]);
+  }
+
+  /** How many calls are queued. */
+  get length(): number {
+    return this.queued.length;
+  }
+
+  /** Sends every queued call at once; resolves with their results in order, or throws the first error (typed). */
+  async exec(): Promise<R> {
+    return (await this.run(this.queued)) as R;
   }
 }
 

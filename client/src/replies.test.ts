@@ -128,6 +128,7 @@ async function everyMethod(sluice: SluiceClient, tag: string): Promise<Set<strin
   await c.getPolicy(k('nope'));
   await c.listPolicies();
   await c.loadPolicies();
+  await c.pipeline().peek(k('pipe'), limit).leasesInUse(k('pipe')).exec(); // (no RL.HIT: the two above are counted)
   await c.all([{ key: k('a'), policy: k('rpm'), cost: 1 }, { key: k('b'), policy: k('rpm'), cost: 2 }]);
   await c.all([{ key: k('a'), policy: k('rpm'), cost: 1 }, { key: k('b'), policy: k('rpm'), cost: 9 }]);
   await c.adjust(k('a'), k('rpm'), 3);

@@ -83,6 +83,35 @@ test('typed errors', async () => {
   await held.done();
 });
 
+test('a typed pipeline: one write, results in order, keyPrefix applied, errors typed', async () => {
+  const app = new SluiceClient({ port: daemon.port, keyPrefix: 'pipe:' });
+  try {
+    await app.setPolicy('pipe-rpm', spec);
+    const pipe = app.pipeline()
+      .hit('u', spec, 2)
+      .peek('u', spec)
+      .all([{ key: 'u2', policy: 'pipe-rpm', cost: 5 }])
+      .acquire('pool', 1, '5s')
+      .countTokens('gpt-4o', 'Hello, world!')
+      .countChatTokens('gpt-4o', [{ role: 'user', content: 'Hi' }])
+      .reset('u');
+    assert.equal(pipe.length, 7);
+    const [hit, peek, all, lease, count, chat, reset] = await pipe.exec();
+    assert.equal(hit.remaining, 3);
+    assert.equal(peek.remaining, 3);
+    assert.deepEqual(all.remaining, [0]);
+    assert.equal(lease.acquired, true);
+    assert.equal(count, 4);
+    assert.ok(chat > 4);
+    assert.equal(reset, 1);
+    assert.equal(await plain.leasesInUse('pipe:pool'), 1, 'prefixed in the pipeline too');
+    assert.equal(await app.release('pool', lease.leaseId!), true);
+    await assert.rejects(app.pipeline().hit('u', spec).hit('u', { policy: 'pipe-none' }).exec(), UnknownPolicyError);
+  } finally {
+    await app.quit();
+  }
+});
+
 test('durations as ms or strings', () => {
   assert.equal(toMs(250), 250);
   assert.equal(toMs('250ms'), 250);
