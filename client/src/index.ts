@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import Redis, { type RedisOptions } from 'ioredis';
-import { clientFieldName, commandTable, findSpec, keyPositions, type CommandSpec, type ReplySpec } from '@sluice/protocol';
+import { clientFieldName, commandTable, findSpec, keyPositions, type CommandSpec, type ReplyField, type ReplySpec } from '@sluice/protocol';
 import { fromReplyError, LeaseBusyError, NoDeploymentError, SluiceUnavailableError } from './errors';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
@@ -300,6 +300,14 @@ function mapEntries(where: string, raw: unknown): [string, unknown][] {
 
 const describe = (raw: unknown) => (raw === null ? 'nil' : Array.isArray(raw) ? `an array of ${raw.length}` : `${typeof raw} ${String(raw).slice(0, 40)}`);
 
+/** Field names in the client's form, worked out once per field (decoding is on every call's path). */
+const clientNames = new WeakMap<ReplyField, string>();
+function nameOf(field: ReplyField): string {
+  let name = clientNames.get(field);
+  if (name === undefined) clientNames.set(field, (name = clientFieldName(field)));
+  return name;
+}
+
 /**
  * Decodes a reply by its declaration in the command table: tuples and maps become objects keyed
  * by the fields' client names (`retry_after_ms` -> `retryAfterMs`), a tuple's repeated tail a
@@ -337,10 +345,10 @@ export function decodeReply(spec: ReplySpec, raw: unknown, where = 'reply'): unk
       if (!sizeOk) throw new ReplyShapeError(where, `got ${describe(raw)} where ${spec.rest ? 'at least ' : ''}${fields.length} values belong`);
       const values = raw as unknown[];
       const out: Record<string, unknown> = {};
-      fields.forEach((f, i) => (out[clientFieldName(f)] = decodeReply(f, values[i], `${where}.${f.name}`)));
+      for (let i = 0; i < fields.length; i++) out[nameOf(fields[i])] = decodeReply(fields[i], values[i], `${where}.${fields[i].name}`);
       if (spec.rest) {
         const rest = spec.rest;
-        out[clientFieldName(rest)] = values.slice(fields.length).map((v, i) => decodeReply(rest, v, `${where}.${rest.name}[${i}]`));
+        out[nameOf(rest)] = values.slice(fields.length).map((v, i) => decodeReply(rest, v, `${where}.${rest.name}[${i}]`));
       }
       return out;
     }
@@ -355,9 +363,9 @@ export function decodeReply(spec: ReplySpec, raw: unknown, where = 'reply'): unk
       for (const [k, v] of entries) {
         const f = byName.get(k);
         if (!f) throw new ReplyShapeError(where, `got the undeclared field '${k.slice(0, 40)}'`);
-        out[clientFieldName(f)] = decodeReply(f, v, `${where}.${k}`);
+        out[nameOf(f)] = decodeReply(f, v, `${where}.${k}`);
       }
-      for (const f of spec.fields) if (!(clientFieldName(f) in out)) throw new ReplyShapeError(where, `the field '${f.name}' is missing`);
+      for (const f of spec.fields) if (!(nameOf(f) in out)) throw new ReplyShapeError(where, `the field '${f.name}' is missing`);
       return out;
     }
     case 'oneof': {
@@ -593,11 +601,20 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** Resolves with `call`, or rejects with SluiceUnavailableError after timeoutMs. */
   #withTimeout<T>(call: Promise<T>): Promise<T> {
     if (this.timeoutMs === null) return call;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SluiceUnavailableError(`Sluice did not answer within ${this.timeoutMs} ms`)), this.timeoutMs!);
+    const ms = this.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SluiceUnavailableError(`Sluice did not answer within ${ms} ms`)), ms);
+      call.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Waits (within the deadline) for a connection that is still being made for the first time. */
