@@ -87,6 +87,19 @@ test('up, down (killed), each policy, back up on the same port', async () => {
   assert.equal(await local.leasesInUse('a:pool'), 1);
   assert.equal(await local.release('a:pool', lease.leaseId!), true);
   assert.equal((await local.acquire('a:pool', 1)).acquired, true);
+  // ... all or nothing over known policies, and redis-cell's throttle.
+  const allOk = await local.all([{ key: 'a:all1', policy: 'a-pol', cost: 1 }, { key: 'a:all2', policy: 'a-pol', cost: 1 }]);
+  assert.deepEqual(allOk, { allowed: true, refusedIndex: null, retryAfterMs: null, remaining: [0, 0], unavailable: true });
+  const allNo = await local.all([{ key: 'a:all3', policy: 'a-pol', cost: 1 }, { key: 'a:all1', policy: 'a-pol', cost: 1 }]);
+  assert.equal(allNo.refusedIndex, 1);
+  assert.deepEqual(allNo.remaining, [1, 0], 'nothing consumed');
+  assert.equal((await closed.all([{ key: 'a:x', policy: 'a-pol', cost: 1 }])).allowed, false);
+  assert.equal((await open.all([{ key: 'a:x', policy: 'a-pol', cost: 1 }])).allowed, true);
+  const cell = await local.throttle('a:cell', 0, 1, 60);
+  assert.deepEqual([cell.limited, cell.unavailable], [false, true]);
+  const cell2 = await local.throttle('a:cell', 0, 1, 60);
+  assert.equal(cell2.limited, true);
+  assert.ok(cell2.retryAfterSeconds! >= 59 && cell2.retryAfterSeconds! <= 60, String(cell2.retryAfterSeconds));
   // ... token counts by gpt-tokenizer (o200k_base for gpt-4o: the daemon says 4 too).
   assert.equal(await local.countTokens('gpt-4o', 'Hello, world!'), 4);
 
