@@ -15,11 +15,13 @@ const native = require('../../native');
 
 const w = new ReplyWriter();
 let clock = native.clockMs();
-const commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)));
+const { Watches } = require('../../daemon/dist/watches');
+const { Monitors } = require('../../daemon/dist/monitors');
+const commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), new Watches(), new Monitors());
 const fastPath = new FastPath(commands);
 const stats = { commandsProcessed: 0, fastPathCommands: 0 };
 // A connection as handlers see it: its own session, and the server's clock and statistics.
-const conn = { authenticated: true, resp3: false, lastCommand: '', server: { stats, get now() { return clock; } }, replyLater() {} };
+const conn = { authenticated: true, resp3: false, lastCommand: '', transaction: null, server: { stats, get now() { return clock; } }, replyLater() {} };
 conn.session = conn;
 const input = Buffer.alloc(64 * 1024);
 bindFastPath(input);

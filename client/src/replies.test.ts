@@ -173,7 +173,13 @@ const RAW: string[][] = [
   ['ROUTE.SET', 'rt', JSON.stringify({ model_name: 'rt', litellm_params: { model: 'openai/gpt-4o', rpm: 5, api_base: 'https://x' }, model_info: { id: 'rt-1' } })],
   ['ROUTE.GROUPS'], ['ROUTE.PICK', 'rt', 'TOKENS', '3'], ['ROUTE.LIST', 'rt'], ['ROUTE.DONE', '{rt}:999999'], ['ROUTE.COOLDOWN', 'rt', 'rt-1', '0'],
   ['ROUTE.SETTINGS', 'GET'], ['ROUTE.SETTINGS', 'SET', '{"routing_strategy":"least-busy"}'], ['ROUTE.SETTINGS', 'HELP'], ['ROUTE.DEL', 'rt'],
-  ['INFO'], ['TIME'], ['DBSIZE'], ['FLUSHDB'], ['FLUSHALL'],
+  ['INFO'], ['TIME'], ['DBSIZE'],
+  // The keyspace family, over a lease key and a missing one (nil where a key is missing).
+  ['SEM.ACQUIRE', 'rt:ks', '2'], ['SCAN', '0', 'MATCH', 'rt:*', 'COUNT', '1000'], ['KEYS', 'rt:ks'], ['EXISTS', 'rt:ks', 'rt:none'],
+  ['TYPE', 'rt:ks'], ['TYPE', 'rt:none'], ['PTTL', 'rt:ks'], ['TTL', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:none'],
+  ['OBJECT', 'REFCOUNT', 'rt:ks'], ['OBJECT', 'REFCOUNT', 'rt:none'], ['OBJECT', 'HELP'], ['MEMORY', 'USAGE', 'rt:ks'], ['MEMORY', 'USAGE', 'rt:none'],
+  ['MEMORY', 'HELP'], ['PEXPIRE', 'rt:ks', '50000'], ['EXPIRE', 'rt:ks', '40'], ['PERSIST', 'rt:none'], ['UNLINK', 'rt:none'], ['DEL', 'rt:ks'],
+  ['FLUSHDB'], ['FLUSHALL'],
 ];
 /**
  * Sent in turn on a connection of their own (they change or end it); HELLO keeps the

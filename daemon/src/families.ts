@@ -11,8 +11,9 @@ import { leasesFamily } from './commands/leases';
 import { tokensFamily } from './commands/tokens';
 import { transactionsFamily } from './commands/transactions';
 import { routingFamily } from './commands/routing';
+import { keyspaceFamily } from './commands/keyspace';
 
-export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily];
+export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

@@ -11,6 +11,7 @@
 //! below (defined in `sluice_core::status`); the daemon turns them into error replies.
 
 pub mod area;
+pub mod keys;
 pub mod keyspace;
 pub mod leases;
 pub mod limits;

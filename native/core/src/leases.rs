@@ -8,6 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::limits::store::{hash_key, shard_of, SHARDS};
 
+pub mod keys;
+
 #[derive(Clone, Copy, Debug)]
 struct Lease {
     id: u64,

@@ -5,6 +5,7 @@ import { leasesCommands } from './leases';
 import { tokenCommands } from './tokens';
 import { transactionCommands } from './transactions';
 import { routingCommands } from './routing';
+import { keyspaceCommands } from './keyspace';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -14,6 +15,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   tokens: tokenCommands,
   transactions: transactionCommands,
   routing: routingCommands,
+  keyspace: keyspaceCommands,
 };
 
 /** All top-level commands, by lowercase name. */

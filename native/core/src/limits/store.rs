@@ -19,6 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+mod keys;
+
 /// Shards per store: a sweep step or a lock covers 1/SHARDS of the keys.
 pub const SHARDS: usize = 256;
 /// Largest key of the small inline table.
