@@ -1,0 +1,49 @@
+/**
+ * What the client adds over a raw ioredis call for the same command (RL.HIT), same run,
+ * interleaved rounds: one call at a time, and 100 in flight at once (pipelined on the socket).
+ * Variants: the plain client, and a guarded one (timeoutMs + onUnavailable: a timer per call).
+ *
+ *   node client/dist/bench-overhead.js [rounds=5] [callsPerRound=20000]
+ */
+import Redis from 'ioredis';
+import { startDaemon } from '@sluice/daemon/dist/testing';
+import { SluiceClient } from './index';
+
+async function main(): Promise<void> {
+  const rounds = Number(process.argv[2] ?? 5);
+  const calls = Number(process.argv[3] ?? 20_000);
+  const daemon = await startDaemon();
+  const raw = new Redis({ port: daemon.port });
+  const plain = new SluiceClient({ port: daemon.port });
+  const guarded = new SluiceClient({ port: daemon.port, timeoutMs: 1000, onUnavailable: 'local' });
+  const spec = { limit: 1_000_000_000, perMs: 60_000 };
+  const variants: Record<string, (i: number) => Promise<unknown>> = {
+    'raw ioredis': (i) => raw.call('RL.HIT', `b:${i % 1000}`, 'LIMIT', spec.limit, 'PER', spec.perMs, 'COST', 1),
+    'SluiceClient.hit': (i) => plain.hit(`b:${i % 1000}`, spec),
+    'guarded hit': (i) => guarded.hit(`b:${i % 1000}`, spec),
+  };
+  const times: Record<string, { serial: number[]; pipelined: number[] }> = {};
+  for (const name of Object.keys(variants)) times[name] = { serial: [], pipelined: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, call] of Object.entries(variants)) {
+      let t0 = performance.now();
+      for (let i = 0; i < calls / 10; i++) await call(i);
+      times[name].serial.push(((performance.now() - t0) * 1000) / (calls / 10));
+      t0 = performance.now();
+      for (let i = 0; i < calls; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => call(i + j)));
+      times[name].pipelined.push(((performance.now() - t0) * 1000) / calls);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base = times['raw ioredis'];
+  console.log(`median us/call over ${rounds} interleaved rounds (${calls / 10} serial, ${calls} pipelined x100 per round)`);
+  for (const [name, t] of Object.entries(times)) {
+    const s = median(t.serial);
+    const p = median(t.pipelined);
+    console.log(`${name.padEnd(18)} serial ${s.toFixed(1)} (${((s / median(base.serial) - 1) * 100).toFixed(1)}%)  pipelined ${p.toFixed(2)} (${((p / median(base.pipelined) - 1) * 100).toFixed(1)}%)`);
+  }
+  await Promise.all([raw.quit(), plain.quit(), guarded.quit()]);
+  await daemon.stop();
+}
+
+void main();
