@@ -14,6 +14,7 @@ pub mod area;
 pub mod keyspace;
 pub mod leases;
 pub mod limits;
+pub mod snapshot;
 pub mod tokens;
 
 use std::sync::LazyLock;
