@@ -10,8 +10,13 @@ import { limitsFamily } from './commands/limits';
 import { leasesFamily } from './commands/leases';
 import { tokensFamily } from './commands/tokens';
 import { transactionsFamily } from './commands/transactions';
+import { persistenceFamily } from './commands/persistence';
 
-export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, transactionsFamily];
+/**
+ * Persistence comes before the families whose state it restores, so that their `start` (the
+ * config file's `policies:`) applies on top of the snapshot.
+ */
+export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, transactionsFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

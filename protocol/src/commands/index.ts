@@ -4,6 +4,7 @@ import { limitsCommands } from './limits';
 import { leasesCommands } from './leases';
 import { tokenCommands } from './tokens';
 import { transactionCommands } from './transactions';
+import { persistenceCommands } from './persistence';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -12,6 +13,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   leases: leasesCommands,
   tokens: tokenCommands,
   transactions: transactionCommands,
+  persistence: persistenceCommands,
 };
 
 /** All top-level commands, by lowercase name. */
