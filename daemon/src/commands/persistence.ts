@@ -11,6 +11,7 @@
  */
 import { renameSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Family, Handler, Services } from '../context';
 import { ArgReader } from '../args';
 import { ConfigError, type Config, type OptionSpec } from '../config';
@@ -44,6 +45,8 @@ class Persistence {
   lastKeys = 0;
   saves = 0;
   loadedKeys = 0;
+  /** The longest event-loop delay seen while the last save ran (ms; see `save`). */
+  lastLoopDelayMaxMs = 0;
   /** Wall-clock ms when the save in progress started, or -1. */
   startedAt = -1;
   current: Promise<boolean> | null = null;
@@ -60,6 +63,7 @@ class Persistence {
     this.file = path.resolve(config.str('dir'), name);
     removeStaleTemporaries(this.file);
     let loaded;
+    const loadStarted = performance.now();
     try {
       loaded = native.snapshotLoad(this.file, native.clockMs());
     } catch (err) {
@@ -77,7 +81,7 @@ class Persistence {
     }
     if (loaded) {
       this.loadedKeys = loaded.keys;
-      log.notice(`loaded ${loaded.keys} keys from snapshot ${this.file} (${loaded.bytes} bytes)`);
+      log.notice(`loaded ${loaded.keys} keys from snapshot ${this.file} (${loaded.bytes} bytes) in ${(performance.now() - loadStarted).toFixed(1)} ms`);
     }
   }
 
@@ -104,6 +108,10 @@ class Persistence {
   save(server: Services, trigger: Trigger): Promise<boolean> {
     const changesAtStart = server.changes;
     this.startedAt = Date.now();
+    // How long the event loop stalls while the worker encodes (it takes shard locks the
+    // commands also take): sampled every ms, reported as sluice_snapshot_last_loop_delay_max_ms.
+    const loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const run = native.snapshotSaveAsync(this.file, native.clockMs()).then(
       (saved) => {
         this.changesSaved = changesAtStart;
@@ -134,6 +142,8 @@ class Persistence {
       },
     );
     this.current = run.then((ok) => {
+      loopDelay.disable();
+      this.lastLoopDelayMaxMs = loopDelay.max / 1e6;
       this.lastTimeSec = Math.round((Date.now() - this.startedAt) / 1000);
       this.startedAt = -1;
       this.current = null;
@@ -175,6 +185,7 @@ class Persistence {
       `sluice_snapshot_file:${this.file}`,
       `sluice_snapshot_last_bytes:${this.lastBytes}`,
       `sluice_snapshot_last_keys:${this.lastKeys}`,
+      `sluice_snapshot_last_loop_delay_max_ms:${this.lastLoopDelayMaxMs.toFixed(2)}`,
       `sluice_snapshot_last_error:${this.lastError.replace(/[\r\n]/g, ' ')}`,
     ];
   }
