@@ -9,7 +9,7 @@
  * fails (full disk, unwritable directory) is logged as a warning and shown in INFO persistence;
  * commands keep being served and accepted: a limiter must not stop the application.
  */
-import { renameSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, renameSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Family, Handler, Services } from '../context';
@@ -61,6 +61,14 @@ class Persistence {
     if (name === '') return;
     if (name.includes('/') || name.includes(path.sep)) throw new ConfigError(`dbfilename '${name}' must be a file name, not a path (use dir for the directory)`);
     this.file = path.resolve(config.str('dir'), name);
+    const dir = path.dirname(this.file);
+    // A mistyped dir would otherwise run without durability (each save failing): refuse it.
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`dir ${dir} is not a directory: create it, or give --dir an existing one`);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      log.warning(`dir ${dir} is not writable: snapshots will fail until it is (commands are served regardless)`);
+    }
     removeStaleTemporaries(this.file);
     let loaded;
     const loadStarted = performance.now();
