@@ -18,6 +18,7 @@
 //	gateway  per iteration: RL.ALL (user RPM + model TPM), TOK.CHAT, RL.ADJUST (settle tokens).
 //	soak     RL.HIT over a large key space with short periods (keys come and go) plus a
 //	         TOK.COUNT every 10th iteration; the runner samples the server's RSS meanwhile.
+//	gateway-route, route-pipeline: ROUTE.PICK / ROUTE.DONE (routing.go).
 package main
 
 import (
@@ -63,12 +64,7 @@ func dial(addr string) (*conn, error) {
 }
 
 func (c *conn) do(args ...string) (value, error) {
-	c.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		c.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
-		c.w.WriteString(a)
-		c.w.WriteString("\r\n")
-	}
+	writeCommand(c, args)
 	if err := c.w.Flush(); err != nil {
 		return value{}, err
 	}
@@ -260,6 +256,7 @@ type result struct {
 	Checks        []check            `json:"checks"`
 	Keys          []keyResult        `json:"keys,omitempty"`
 	Counters      map[string]int64   `json:"counters"`
+	Routes        []deploymentResult `json:"routes,omitempty"`
 }
 
 // ---- scenarios ----------------------------------------------------------------------------
@@ -267,6 +264,8 @@ type result struct {
 type opts struct {
 	addr, scenario, cmd, prefix, sha, messagesFile, text string
 	rate, vus, keys, limit, burst, users, models         int
+	mix                                                  string // gateway-route: status:weight,...
+	holdMs                                               int    // gateway-route: longest hold of a lease
 	perMs                                                int64
 	duration                                             time.Duration
 	p99                                                  float64
@@ -646,7 +645,7 @@ func main() {
 	var durS float64
 	out := flag.String("out", "", "write the JSON result here (default: stdout)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:6380", "server address (loopback only)")
-	flag.StringVar(&o.scenario, "scenario", "shared", "shared | gateway | soak")
+	flag.StringVar(&o.scenario, "scenario", "shared", "shared | gateway | soak | gateway-route | route-pipeline")
 	flag.StringVar(&o.cmd, "cmd", "rlhit", "shared: rlhit | throttle | lua")
 	flag.StringVar(&o.prefix, "prefix", "bench:", "key prefix (make it unique per run)")
 	flag.StringVar(&o.sha, "sha", "", "lua: SHA1 of the loaded token-bucket script")
@@ -662,6 +661,11 @@ func main() {
 	flag.IntVar(&o.users, "users", 50, "gateway: users")
 	flag.IntVar(&o.models, "models", 4, "gateway: models")
 	flag.Float64Var(&o.p99, "p99", 50, "threshold on the iteration's p99 latency, ms")
+	flag.StringVar(&o.mix, "mix", "200:94,429:2,500:4", "gateway-route: DONE statuses, status:weight,...")
+	flag.IntVar(&o.holdMs, "hold", 30, "gateway-route: a lease is held 1..hold ms")
+	requests := flag.Int64("requests", 200000, "route-pipeline: PICK+DONE pairs in all")
+	pipeline := flag.Int("pipeline", 16, "route-pipeline: PICKs (then DONEs) per write")
+	deployments := flag.Int("deployments", 10, "route-pipeline: deployments in the group")
 	flag.Parse()
 	o.duration = time.Duration(durS * float64(time.Second))
 
@@ -674,6 +678,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sluice-loadgen: need 0 < duration <= 1800 s, rate > 0, vus > 0, keys > 0")
 		os.Exit(2)
 	}
+	if o.scenario == "route-pipeline" {
+		if *requests <= 0 || *pipeline <= 0 || *deployments <= 0 {
+			fmt.Fprintln(os.Stderr, "sluice-loadgen: need -requests, -pipeline, -deployments > 0")
+			os.Exit(2)
+		}
+		res, err := runRoutePipeline(o, *requests, *pipeline, *deployments)
+		writeResult(res, err, *out)
+		return
+	}
 	var sc scenario
 	switch o.scenario {
 	case "shared":
@@ -682,18 +695,28 @@ func main() {
 		sc = &gatewayScenario{o: o}
 	case "soak":
 		sc = &soakScenario{o: o}
+	case "gateway-route":
+		if o.holdMs <= 0 {
+			fmt.Fprintln(os.Stderr, "sluice-loadgen: need -hold > 0")
+			os.Exit(2)
+		}
+		sc = &gatewayRouteScenario{o: o}
 	default:
 		fmt.Fprintf(os.Stderr, "sluice-loadgen: unknown -scenario %q\n", o.scenario)
 		os.Exit(2)
 	}
 	res, err := run(o, sc)
+	writeResult(res, err, *out)
+}
+
+func writeResult(res any, err error, out string) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sluice-loadgen: %v\n", err)
 		os.Exit(1)
 	}
 	data, _ := json.MarshalIndent(res, "", "  ")
-	if *out != "" {
-		if err := os.WriteFile(*out, data, 0o644); err != nil {
+	if out != "" {
+		if err := os.WriteFile(out, data, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

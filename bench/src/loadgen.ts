@@ -20,7 +20,7 @@ export async function buildLoadgen(opts: Options): Promise<string | null> {
   return null;
 }
 
-interface RunSpec {
+export interface RunSpec {
   scenario: string;
   title: string;
   server: Server;
@@ -40,7 +40,7 @@ function commandLine(spec: RunSpec): string {
   return `bench/scripts/build-loadgen.sh && bench/.cache/sluice-loadgen -addr 127.0.0.1:${port} ${flags.join(' ')}`;
 }
 
-async function runLoadgen(opts: Options, spec: RunSpec): Promise<LoadgenRow> {
+export async function runLoadgen(opts: Options, spec: RunSpec): Promise<LoadgenRow> {
   const outFile = path.join(opts.out, `loadgen-${spec.scenario}-${spec.server.name}.json`);
   fs.rmSync(outFile, { force: true });
   const flags = { ...spec.flags, prefix: `bench${Date.now()}:`, out: outFile };
@@ -67,6 +67,7 @@ async function runLoadgen(opts: Options, spec: RunSpec): Promise<LoadgenRow> {
     checks: j.checks ?? [],
     counters: j.counters ?? {},
     keys: j.keys ?? [],
+    ...(j.routes ? { routes: j.routes } : {}),
     command: commandLine(spec),
   };
   const it = row.latency.iteration;

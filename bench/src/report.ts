@@ -1,6 +1,7 @@
 /** Writes bench/RESULTS.md and the SVG chart from one run's results. */
 import type { DurRow, LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
 import type { Corpus } from './corpus';
+import { routingHeadlines, routingMarkdown, type RoutingResults, routingSvgGroups } from './routing';
 
 export interface Machine {
   date: string;
@@ -32,6 +33,7 @@ export interface Results {
   durability?: DurRow[];
   soak?: SoakResult;
   text400?: string;
+  routing?: RoutingResults;
   totalSeconds: number;
 }
 
@@ -95,6 +97,7 @@ export function renderMarkdown(results: Results): string {
   for (const h of headlines(results)) L.push(`| ${h.what} | ${h.p1} | ${h.p16} | ${h.target} |`);
   const tokHead = tokenRatios(results);
   for (const t of tokHead) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
+  for (const t of routingHeadlines(results)) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
   L.push('', 'Chart: [results.svg](results.svg)', '', '![benchmark chart](results.svg)', '');
 
   if (results.rb.length) {
@@ -140,6 +143,8 @@ export function renderMarkdown(results: Results): string {
       L.push('');
     }
   }
+
+  L.push(...routingMarkdown(results));
 
   if (results.soak) {
     const s = results.soak;
@@ -218,14 +223,14 @@ function tokenRatios(results: Results): { what: string; value: string; target: s
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-interface Bar {
+export interface Bar {
   label: string;
   value: number;
   color: string;
   text: string;
 }
 
-function barPanel(x0: number, y0: number, width: number, title: string, groups: { name: string; bars: Bar[] }[], scalePerGroup = false): { svg: string; height: number } {
+export function barPanel(x0: number, y0: number, width: number, title: string, groups: { name: string; bars: Bar[] }[], scalePerGroup = false): { svg: string; height: number } {
   const labelW = 250;
   const barH = 14;
   const parts: string[] = [`<text x="${x0}" y="${y0 + 16}" font-size="15" font-weight="bold">${esc(title)}</text>`];
@@ -297,6 +302,12 @@ export function renderSvg(results: Results): string {
   if (results.memory.length) {
     const bars = results.memory.map((r) => ({ label: `${r.server === 'sluice' ? 'Sluice' : 'Redis'} ${r.metric.startsWith('INFO') ? 'used_memory' : 'RSS'}`, value: Math.max(0, r.perKey), color: colors[r.server], text: `${fmt(r.perKey, 1)} B/key` }));
     const pnl = barPanel(10, y, W - 20, `Memory per rate-limit key (${fmt(results.memory[0].keys)} keys, lower is better)`, [{ name: '', bars }]);
+    panels.push(pnl);
+    y += pnl.height + 10;
+  }
+  const routingBars = routingSvgGroups(results);
+  if (routingBars.length) {
+    const pnl = barPanel(10, y, W - 20, 'Deployment pick: LiteLLM async pick time / Sluice core PICK+DONE time (x, same size and strategy)', routingBars, true);
     panels.push(pnl);
     y += pnl.height + 10;
   }

@@ -19,6 +19,7 @@ import { BENCH, installCleanup, killAll, ROOT, run, startRedis, startSluice, typ
 import { LUA_BUCKET, rbScenarios, runRb } from './rb';
 import { headlines, type Machine, renderMarkdown, renderSvg, type Results } from './report';
 import { RespClient } from './resp';
+import { gatewayRoute, routeCore, routeLitellm, routePipeline, routingHeadlines } from './routing';
 import { pathological, tokenThroughput } from './tokens';
 import { type Options, type Outcome, ScenarioFailure } from './types';
 
@@ -26,7 +27,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
 
   --quick        small counts and short durations (under two minutes); for CI
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
-                 shared, gateway, soak, tokens, memory, durability
+                 shared, gateway, soak, tokens, memory, route-core, route-litellm,
+                 route-pipeline, gateway-route, durability
   --results F    write the Markdown here (default bench/RESULTS.md, with --quick
                  bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
   --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
@@ -123,7 +125,7 @@ async function main(): Promise<number> {
   const opts: Options = { quick: args.quick, only: args.only, out: outDir, log };
   installCleanup((why) => log(`stopping: ${why}; ending every process the benchmark started`));
 
-  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'durability'];
+  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route', 'durability'];
   if (args.only) {
     const unknown = args.only.filter((o) => !all.includes(o));
     if (unknown.length) {
@@ -187,13 +189,19 @@ async function main(): Promise<number> {
     });
   }
 
-  const needLoadgen = ['shared', 'gateway', 'soak'].some(want);
+  const needLoadgen = ['shared', 'gateway', 'soak', 'route-pipeline', 'gateway-route'].some(want);
   const loadgenProblem = needLoadgen ? await buildLoadgen(opts) : null;
   await step('shared', 'Load: many instances share a few keys', async () => {
     results.loadgen.push(...(await sharedKeys(opts, sluice, redis, luaSha)));
   }, loadgenProblem ?? undefined);
   await step('gateway', 'Load: LLM gateway flow (RL.ALL, TOK.CHAT, RL.ADJUST)', async () => {
     results.loadgen.push(...(await gateway(opts, sluice, gatewayMessages(chunks(corpus.text, 1500, 99)))));
+  }, loadgenProblem ?? undefined);
+  await step('route-pipeline', 'Routing over RESP: pipelined ROUTE.PICK then ROUTE.DONE vs Redis INCR -P 16', async () => {
+    (results.routing ??= {}).pipeline = await routePipeline(opts, sluice, redis, results);
+  }, loadgenProblem ?? undefined);
+  await step('gateway-route', 'Load: routing gateway (ROUTE.PICK, hold, ROUTE.DONE 200/429/500), limits never exceeded', async () => {
+    results.loadgen.push(await gatewayRoute(opts, sluice));
   }, loadgenProblem ?? undefined);
   await step('soak', 'Soak: RSS over time', async () => {
     const r = await soak(opts, sluice, text400);
@@ -212,6 +220,13 @@ async function main(): Promise<number> {
     results.durability = await durability(opts);
   });
 
+  await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {
+    (results.routing ??= {}).core = await routeCore(opts);
+  });
+  await step('route-litellm', 'Routing in LiteLLM itself: Router pick time, offline (venv under bench/.cache)', async () => {
+    (results.routing ??= {}).litellm = await routeLitellm(opts);
+  });
+
   await sluice.stop();
   await redis.stop();
   await killAll();
@@ -226,6 +241,7 @@ async function main(): Promise<number> {
   log(`${ran} scenario(s) ran and produced numbers, ${bad.length} did not, in ${results.totalSeconds.toFixed(0)} s`);
   for (const o of bad) log(`  ${o.status.toUpperCase()}: ${o.title}: ${(o.reason ?? '').split('\n')[0]}`);
   for (const h of headlines(results)) if (h.p1 !== 'n/a' || h.p16 !== 'n/a') log(`  ${h.what}: ${h.p1} unpipelined, ${h.p16} with -P 16 (target ${h.target})`);
+  for (const h of routingHeadlines(results)) log(`  ${h.what}: ${h.value} (target ${h.target})`);
   // One plain closing line.
   process.stdout.write(`bench: ${ran} passed, ${bad.length} failed\n`);
   return bad.length === 0 && ran > 0 ? 0 : 1;

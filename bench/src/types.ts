@@ -36,7 +36,25 @@ export interface LoadgenRow {
   checks: { name: string; passed: boolean; detail: string }[];
   counters: Record<string, number>;
   keys: { key: string; admitted: number; refused: number; allowed_max: number }[];
+  /** gateway-route: per deployment, what the loadgen saw and ROUTE.LIST said after the run. */
+  routes?: RouteCheckRow[];
   command: string;
+}
+
+export interface RouteCheckRow {
+  id: string;
+  rpm: number;
+  tpm: number;
+  max_parallel_requests: number;
+  picks: number;
+  max_holding: number;
+  max_picks_in_a_minute: number;
+  max_tokens_in_a_minute: number;
+  picks_near_minute_edge: number;
+  by_status: Record<string, number>;
+  list_in_flight: number;
+  list_rpm_used: number;
+  list_tpm_used: number;
 }
 
 export interface TokRow {

@@ -71,6 +71,11 @@ export class ArgReader {
     return this.args[this.at++];
   }
 
+  /** The next argument without consuming it, or undefined at the end. */
+  peek(): Buffer | undefined {
+    return this.at < this.end ? this.args[this.at] : undefined;
+  }
+
   /** Every argument not read yet (consumes them). */
   rest(): Buffer[] {
     const out = this.args.slice(this.at, this.end);

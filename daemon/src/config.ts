@@ -53,6 +53,8 @@ export class Config {
   filePath = '';
   /** Where the settings came from, for the start-up line: 'defaults', 'environment', 'file', 'flags'. */
   readonly sources = new Set<string>();
+  /** Sections of a LiteLLM config file that Sluice does not read (logged once at start). */
+  readonly ignoredSections: string[] = [];
 
   /** A configuration of `options` (every option there is), each at its default. */
   constructor(readonly options: readonly OptionSpec[]) {
@@ -182,7 +184,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options: read
     config.sources.add('file');
     for (const [key, value] of Object.entries(config.file)) {
       if (sections.has(key)) continue;
-      if (value !== null && typeof value === 'object') throw new ConfigError(`config file ${filePath}: '${key}' must be a single value`);
+      if (value !== null && typeof value === 'object') {
+        // A LiteLLM proxy config.yaml loads as it is: its other sections are not Sluice's.
+        if ('model_list' in config.file) {
+          config.ignoredSections.push(key);
+          continue;
+        }
+        throw new ConfigError(`config file ${filePath}: '${key}' must be a single value`);
+      }
       config.set(key, String(value), `config file ${filePath}`);
     }
   }

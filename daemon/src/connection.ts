@@ -255,8 +255,9 @@ export class Connection implements Session, Context, ReplyQueue {
     let from = 0;
     while (from < bytes && !this.closingAfterReplies && !this.closed) {
       if (this.parser.idle) {
-        // The fast path bypasses dispatch: not for a transaction being queued, nor while keys are WATCHed.
-        if (this.authenticatedFlag && this.transaction === null && this.server.watches.size === 0) {
+        // The fast path bypasses dispatch: not for a transaction being queued, nor while keys are
+        // WATCHed or clients MONITOR (dispatch tells them).
+        if (this.authenticatedFlag && this.transaction === null && this.server.watches.size === 0 && this.server.monitors.size === 0) {
           from = fastPath.run(this, stats, w, from, bytes);
           if (from >= bytes) return;
         }
@@ -280,6 +281,13 @@ export class Connection implements Session, Context, ReplyQueue {
       else this.queue.push({ bytes, ready: true });
     }
     if (this.closingAfterReplies && this.queue === null) this.end();
+  }
+
+  /** Sends bytes at once, outside the reply order (MONITOR's feed). */
+  pushOutOfBand(bytes: Buffer): void {
+    if (this.closed) return;
+    if (this.queue === null) this.send(bytes);
+    else this.queue.push({ bytes, ready: true });
   }
 
   /** A reply that will be written later, in its place among this client's replies. */

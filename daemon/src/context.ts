@@ -50,10 +50,14 @@ export interface Session {
   readonly queryBufferBytes: number;
   /** Replies queued but not yet sent (CLIENT LIST omem). */
   readonly outputBytes: number;
+  /** Sends bytes at once, outside the reply order (MONITOR's feed). */
+  pushOutOfBand(bytes: Buffer): void;
   /** Answers what is queued, then closes (QUIT, CLIENT KILL of itself). */
   closeAfterReplies(): void;
   /** Closes now, dropping unsent replies. */
   kill(): void;
+  /** True once the connection is closed. */
+  readonly closed: boolean;
 }
 
 /** Which connections watch which keys, and which saw one change (WATCH; watches.ts). */
@@ -69,6 +73,15 @@ export interface WatchRegistry {
   touch(key: Buffer): void;
   /** Every key changed (FLUSHALL). */
   touchAll(): void;
+}
+
+/** Clients in MONITOR mode (monitors.ts). */
+export interface MonitorRegistry {
+  readonly size: number;
+  add(session: Session): void;
+  remove(session: Session): void;
+  /** `from` runs a command (table name `name`, arguments `args`). */
+  feed(from: Session, name: string, args: Buffer[]): void;
 }
 
 /** Commands queued between MULTI and EXEC. */
@@ -119,6 +132,8 @@ export interface Services {
   commandStats(): Iterable<CommandStats>;
   /** WATCHed keys of every connection (watches.ts). */
   readonly watches: WatchRegistry;
+  /** Clients in MONITOR mode. */
+  readonly monitors: MonitorRegistry;
   /**
    * Runs a command as if the session had sent it (EXEC runs its queue with it). A reply computed
    * later goes to `replyLater` instead of the session's reply queue.
@@ -172,6 +187,8 @@ export interface Family {
   configChanged?(config: Config): void;
   /** Zeroes its statistics (CONFIG RESETSTAT). */
   resetStats?(): void;
+  /** A client connection closed (drop what it waits for). */
+  sessionClosed?(session: Session): void;
   /** Its Prometheus metric families (the metrics endpoint, issue #14, reads them). */
   metrics?(): MetricFamily[];
   /** Called once the server listens (timers that need the server start here). */

@@ -5,7 +5,7 @@
  * families) and refuses to be built if one lacks the other.
  */
 import { arityAllows, commandTable, keyPositions, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
-import type { CommandStats, Context, Handler, LaterReply, WatchRegistry } from './context';
+import type { CommandStats, Context, Handler, LaterReply, MonitorRegistry, WatchRegistry } from './context';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 
@@ -94,9 +94,13 @@ export class CommandRegistry {
 
   /**
    * `handlers` maps table names (`rl.hit`, `client|list`) to handlers, one for each entry;
-   * `watches` is told the keys of every write command that runs.
+   * `watches` is told the keys of every write command that runs, `monitors` every command.
    */
-  constructor(handlers: Record<string, Handler>, private readonly watches: WatchRegistry) {
+  constructor(
+    handlers: Record<string, Handler>,
+    private readonly watches: WatchRegistry,
+    private readonly monitors: MonitorRegistry,
+  ) {
     const entryFor = (spec: CommandSpec): CommandEntry => {
       const handler = handlers[spec.name];
       const subs = spec.subcommands?.map((s): [string, CommandEntry] => [s.name.split('|')[1], entryFor(s)]);
@@ -190,6 +194,7 @@ export class CommandRegistry {
     entry.calls++;
     if (entry.write) this.writes++;
     session.lastCommand = entry.name;
+    if (this.monitors.size > 0) this.monitors.feed(session, entry.name, args);
     const timed = --this.untilTimed === 0;
     const started = timed ? performance.now() : 0;
     try {

@@ -1,5 +1,5 @@
 /**
- * The native fast path (fast-path.ts, native/src/fastpath.rs) must answer exactly what the
+ * The native fast path (fast-path.ts, native/core/src/fastpath.rs) must answer exactly what the
  * ordinary path answers. The same requests go to a daemon with `native-fast-path yes` and one
  * with `no`: valid commands, every kind of bad argument, other commands in between, in one
  * write and cut into pieces, in RESP2 and RESP3. The replies must be equal, and so must the

@@ -1,5 +1,5 @@
 /**
- * The native fast path (native/src/fastpath.rs): runs of PING, RL.HIT, RL.PEEK and
+ * The native fast path (native/core/src/fastpath.rs): runs of PING, RL.HIT, RL.PEEK and
  * CL.THROTTLE are answered by one native call that parses the frames, runs the limiter and
  * writes the replies into the reply writer's pool. It stops, without consuming it, at the
  * first frame it does not take (anything unusual, any other command, anything that would be
@@ -16,7 +16,7 @@ import type { Session, ServerStats } from './context';
 import { TIMING_SAMPLE, type CommandRegistry, type CommandEntry } from './dispatch';
 import native from './native';
 
-/** The command-table names of the kinds native/src/fastpath.rs answers, in its order. */
+/** The command-table names of the kinds native/core/src/fastpath.rs answers, in its order. */
 const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'];
 
 /** Room a native run needs in the writer: several replies (its own stop margin is 124 bytes). */
@@ -27,7 +27,7 @@ export function bindFastPath(readBuffer: Buffer): void {
   native.bindFastPath(readBuffer, io);
 }
 
-/** [start, end, out offset, last kind, count per kind...]; see native/src/lib.rs fast_run. */
+/** [start, end, out offset, last kind, count per kind...]; see native/src/area.rs fast_run. */
 const io = new Float64Array(4 + KIND_NAMES.length);
 
 export class FastPath {

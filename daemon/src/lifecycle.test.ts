@@ -59,7 +59,18 @@ test('precedence: flags, then the config file, then SLUICE_* variables, then def
     assert.equal(await configGet(d.port, 'timeout'), '30', 'file beats environment');
     assert.equal(await configGet(d.port, 'max-multibulk-length'), '5000', 'environment beats default');
     assert.equal(await configGet(d.port, 'proto-max-bulk-len'), String(512 * 1024 * 1024), 'default');
-    assert.match(d.output(), /config .*sluice\.yaml/);
+    assert.match(d.output(), /settings from config .*sluice\.yaml, SLUICE_\* variables, flags/);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('the start-up line says where settings came from: SLUICE_* variables are not "embedded defaults"', async () => {
+  // startDaemon passes --port 0 (a flag); the environment adds a variable.
+  const d = await startDaemon([], { SLUICE_TIMEOUT: '10' });
+  try {
+    assert.match(d.output(), /listening on .*settings from SLUICE_\* variables, flags/);
+    assert.doesNotMatch(d.output(), /embedded defaults/);
   } finally {
     await d.stop();
   }

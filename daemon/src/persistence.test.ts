@@ -90,6 +90,7 @@ test('a graceful restart keeps limits, leases and policies; a refused key is ref
   const lease = (await r.call('SEM.ACQUIRE', 'openai', '1', 'TTL', '600000')) as number[];
   assert.equal(await r.call('RL.POLICY', 'SET', 'rpm', 'LIMIT', '2', 'PER', '60000', 'ALGO', 'fixed'), 'OK');
   await r.call('RL.HIT', 'w', 'POLICY', 'rpm');
+  const policy = await r.call('RL.POLICY', 'GET', 'rpm');
   const savedAt = Date.now();
   r.disconnect();
   assert.equal(await d.stop(), 0);
@@ -108,7 +109,8 @@ test('a graceful restart keeps limits, leases and policies; a refused key is ref
   assert.equal(await r.call('SEM.RELEASE', 'openai', String(lease[1])), 1, 'by its old id');
   const next = (await r.call('SEM.ACQUIRE', 'openai', '1')) as number[];
   assert.ok(next[1] > lease[1], `a new id ${next[1]} never repeats ${lease[1]}`);
-  assert.deepEqual(await r.call('RL.POLICY', 'GET', 'rpm'), ['limit', 2, 'per', 60000, 'burst', 2, 'algo', 'fixed']);
+  assert.deepEqual(await r.call('RL.POLICY', 'GET', 'rpm'), policy);
+  assert.deepEqual((policy as unknown[]).slice(0, 4), ['limit', 2, 'per', 60000]);
   assert.deepEqual(((await r.call('RL.HIT', 'w', 'POLICY', 'rpm')) as number[]).slice(0, 3), [1, 2, 0], 'the fixed window continues');
   r.disconnect();
   await d.stop();

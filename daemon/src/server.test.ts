@@ -166,3 +166,21 @@ test('pipelined replies come back in request order, in one batch', async () => {
   assert.deepEqual(values, reqs.map((_, i) => String(i)));
   c.close();
 });
+
+test('MONITOR streams every command, fast-path ones included, quoted as Redis quotes them', async () => {
+  const monitor = await RawClient.connect(daemon.port);
+  assert.equal(await monitor.send(resp('MONITOR'), '\r\n'), '+OK\r\n');
+  const other = await RawClient.connect(daemon.port);
+  await other.send(resp('RL.HIT', 'mon:k', 'LIMIT', '1', 'PER', '1000'), ':1\r\n:1\r\n');
+  await other.send(resp('ECHO', 'a"b\n\x01'), '\r\n');
+  await other.send(resp('AUTH', 'secret'), '\r\n'); // refused (no password set), and never shown
+  await other.send(resp('PING'), 'PONG');
+  const text = await monitor.until((t) => t.includes('"PING"'));
+  const lines = text.split('\r\n').slice(1, -1);
+  assert.match(lines[0], /^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "RL\.HIT" "mon:k" "LIMIT" "1" "PER" "1000"$/);
+  assert.match(lines[1], / "ECHO" "a\\"b\\n\\x01"$/);
+  assert.match(lines[2], / "PING"$/);
+  assert.equal(lines.length, 3, 'AUTH is not shown');
+  monitor.close();
+  other.close();
+});

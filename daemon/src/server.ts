@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { Connection, type ConnectionHost } from './connection';
 import type { CommandStats, Context, Family, LaterReply, ServerStats } from './context';
 import { CommandRegistry } from './dispatch';
+import { Monitors } from './monitors';
 import { Watches } from './watches';
 import { families } from './families';
 import { FastPath } from './fast-path';
@@ -24,6 +25,7 @@ export class Server implements ConnectionHost {
   readonly families: readonly Family[] = families;
   readonly commands: CommandRegistry;
   readonly watches = new Watches();
+  readonly monitors = new Monitors();
   readonly writer = new ReplyWriter();
   readonly connections = new Map<number, Connection>();
   readonly startedAt = Date.now();
@@ -49,7 +51,7 @@ export class Server implements ConnectionHost {
 
   constructor(config: Config) {
     this.config = config;
-    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), this.watches);
+    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), this.watches, this.monitors);
     this.nativeFastPath = new FastPath(this.commands);
     this.parserLimits = limitsFrom(config);
     this.fastPath = config.get('native-fast-path') === true ? this.nativeFastPath : null;
@@ -145,6 +147,8 @@ export class Server implements ConnectionHost {
   forget(conn: Connection): void {
     this.connections.delete(conn.id);
     this.watches.unwatch(conn);
+    this.monitors.remove(conn);
+    for (const f of this.families) f.sessionClosed?.(conn);
     if (this.shuttingDown && this.connections.size === 0) this.finishShutdown?.();
   }
 

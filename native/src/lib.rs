@@ -11,9 +11,11 @@
 //! below (defined in `sluice_core::status`); the daemon turns them into error replies.
 
 pub mod area;
+pub mod keys;
 pub mod keyspace;
 pub mod leases;
 pub mod limits;
+pub mod routing;
 pub mod snapshot;
 pub mod tokens;
 

@@ -47,6 +47,45 @@ export type CommandFlag =
   | 'no_multi'
   | 'allow_busy';
 
+/**
+ * What a reply (or one value in it) is on the wire:
+ * - `integer`, `double`, `bulk` (bulk string), `simple` (simple string; `value` when fixed, e.g. OK);
+ * - `boolean`: the integer 1 or 0 (in RESP3 too, as redis-cell and Redis's own commands do);
+ * - `array`: every element is `items`;
+ * - `tuple`: an array whose positions are `fields`, then any number of `rest`;
+ * - `map`: named `fields` (a map in RESP3, a flat [name, value, ...] array in RESP2), or, without
+ *   fields, any keys each holding an `items` value;
+ * - `oneof`: one of `options`, depending on the call; `none`: no reply at all (SHUTDOWN).
+ */
+export type ReplyType = 'integer' | 'double' | 'bulk' | 'simple' | 'boolean' | 'array' | 'tuple' | 'map' | 'oneof' | 'none';
+
+/** A reply's shape, as data: the docs, COMMAND DOCS and the client's decoders read it. */
+export interface ReplySpec {
+  type: ReplyType;
+  /** One line: what the value means. */
+  description: string;
+  /** How "none" is encoded, when it can be: the integer -1 or a nil. */
+  none?: -1 | 'nil';
+  /** simple: the fixed text (OK, PONG). */
+  value?: string;
+  /** tuple: the positions, in order; map: the fields, by name. */
+  fields?: ReplyField[];
+  /** tuple: each value after `fields` (a repeated tail, collected as a list). */
+  rest?: ReplyField;
+  /** array: each element; map without fields: each value. */
+  items?: ReplySpec;
+  /** oneof: the possible replies. */
+  options?: ReplySpec[];
+}
+
+/** A named position of a tuple or a field of a map. */
+export interface ReplyField extends ReplySpec {
+  /** The map key on the wire (map), or the position's name (tuple); snake_case. */
+  name: string;
+  /** The typed client's key, when it is not camelCase(name) (e.g. map key `per` -> `perMs`). */
+  client?: string;
+}
+
 export interface CommandSpec {
   /** Lowercase. A subcommand's name is `parent|sub`, as in Redis. */
   name: string;
@@ -62,7 +101,34 @@ export interface CommandSpec {
   summary: string;
   complexity?: string;
   arguments: ArgSpec[];
+  /** The reply; a command with subcommands replies with its subcommands' (when it has none of its own). */
+  reply?: ReplySpec;
   subcommands?: CommandSpec[];
+}
+
+/** Shorthands for the common replies. */
+export const reply = {
+  ok: (description = 'On success.'): ReplySpec => ({ type: 'simple', value: 'OK', description }),
+  integer: (description: string, none?: -1): ReplySpec => ({ type: 'integer', description, ...(none !== undefined && { none }) }),
+  boolean: (description: string): ReplySpec => ({ type: 'boolean', description }),
+  bulk: (description: string, none?: 'nil'): ReplySpec => ({ type: 'bulk', description, ...(none && { none }) }),
+  array: (description: string, items: ReplySpec): ReplySpec => ({ type: 'array', description, items }),
+  tuple: (description: string, fields: ReplyField[], rest?: ReplyField): ReplySpec => ({ type: 'tuple', description, fields, ...(rest && { rest }) }),
+  map: (description: string, fields: ReplyField[], none?: 'nil'): ReplySpec => ({ type: 'map', description, fields, ...(none && { none }) }),
+  field: (name: string, type: ReplyType, description: string, extra: Partial<ReplyField> = {}): ReplyField => ({ name, type, description, ...extra }),
+};
+
+/** The key a reply field gets in the client: `retry_after_ms` -> `retryAfterMs`, unless `client` says. */
+export function clientFieldName(field: ReplyField): string {
+  return field.client ?? field.name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Finds `top|sub` (or `top`) in a table. */
+export function findSpec(table: ReadonlyMap<string, CommandSpec>, name: string): CommandSpec | undefined {
+  const [top, sub] = name.toLowerCase().split('|');
+  const spec = table.get(top);
+  if (!spec || sub === undefined) return spec;
+  return spec.subcommands?.find((s) => s.name === `${top}|${sub}`);
 }
 
 export const NO_KEYS = { first: 0, last: 0, step: 0 } as const;

@@ -102,3 +102,22 @@ test('integers: every magnitude up to 2^53 - 1, signs, truncation, and a pool bo
   const text = many.take()!.toString('latin1');
   assert.equal(text, Array.from({ length: 5000 }, (_, i) => `*3\r\n:${i}\r\n:${i === 0 ? 0 : -i}\r\n:${2 ** 40 + i}\r\n`).join(''));
 });
+
+test('a reply made of many small writes is copied O(N) times in all, not once per write', () => {
+  // 4,000 bulks of 100 bytes: 424 KB written before any take, as a long COMMAND DOCS reply or
+  // a deep pipeline is. Growing the pool by exactly what is needed re-copied the whole pending
+  // segment on nearly every write past 64 KB (about 700 MB moved here); doubling moves each
+  // byte a bounded number of times.
+  const w = new ReplyWriter();
+  const item = 'z'.repeat(100);
+  for (let i = 0; i < 4000; i++) w.bulk(item);
+  const total = w.pendingBytes;
+  assert.equal(total, 4000 * (100 + '$100\r\n'.length + 2));
+  assert.ok(w.carriedBytes <= 2 * total, `copied ${w.carriedBytes} bytes to write ${total}`);
+  // The fast path's contract: room(n) leaves at least n bytes free from writeOffset.
+  const pool = w.room(1_000_000);
+  assert.ok(pool.length - w.writeOffset >= 1_000_000);
+  const replies = decodeResp2(Buffer.from(w.take()!));
+  assert.equal(replies.length, 4000);
+  assert.ok(replies.every((r) => r === item));
+});

@@ -53,6 +53,9 @@ export class ReplyWriter {
   private offset = 0;
   private segmentStart = 0;
 
+  /** Bytes moved from a full pool to its successor so far: what large replies cost in copies. */
+  carriedBytes = 0;
+
   /** Bytes written since the last take. */
   get pendingBytes(): number {
     return this.offset - this.segmentStart;
@@ -88,11 +91,20 @@ export class ReplyWriter {
     this.offset = this.segmentStart;
   }
 
+  /**
+   * Makes room for `bytes` more bytes. A full pool is replaced, never reused (its taken region
+   * may still be queued in a socket), and the untaken bytes move to the new pool. The new pool
+   * holds at least twice what it must (carried + bytes): a reply made of many small writes
+   * then moves each byte O(1) times in all, not once per write (COMMAND DOCS, thousands of
+   * pipelined replies in one read batch). Once the big segment is taken, the next pool is
+   * sized by what it carries again, so a single huge reply does not keep a huge pool.
+   */
   private reserve(bytes: number): void {
     if (this.offset + bytes <= this.pool.length) return;
     const carried = this.offset - this.segmentStart;
-    const next = allocPool(Math.max(POOL_BYTES, carried + bytes));
+    const next = allocPool(Math.max(POOL_BYTES, 2 * (carried + bytes)));
     this.pool.copy(next, 0, this.segmentStart, this.offset);
+    this.carriedBytes += carried;
     this.pool = next;
     this.segmentStart = 0;
     this.offset = carried;

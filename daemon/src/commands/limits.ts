@@ -58,8 +58,8 @@ function unknownPolicy(name: Buffer): ReplyError {
 
 /** Turns a native status code into the error it stands for. */
 function check(code: number): void {
-  if (code === -2) throw new ReplyError('ERR LIMIT, PER and BURST must be positive integers');
-  if (code === -3) throw new ReplyError(`ERR PER, or BURST's refill time (BURST * PER / LIMIT), must be at most ${MAX_PER_MS} ms`);
+  if (code === native.STATUS_BAD_PARAMS) throw new ReplyError('ERR LIMIT, PER and BURST must be positive integers');
+  if (code === native.STATUS_SPAN_TOO_LONG) throw new ReplyError(`ERR PER, or BURST's refill time (BURST * PER / LIMIT), must be at most ${MAX_PER_MS} ms`);
 }
 
 // A limit spec parsed from `LIMIT n PER ms [BURST b] [ALGO a]` (module state: no object per call).
@@ -85,7 +85,7 @@ function parseSpec(args: Buffer[], from: number, to: number): void {
     else throw errors.syntax();
   }
   if (specLimit === 0 || specPer === 0) throw errors.syntax();
-  if (specPer > MAX_PER_MS) check(-3);
+  if (specPer > MAX_PER_MS) check(native.STATUS_SPAN_TOO_LONG);
   if (specAlgo === -1) specAlgo = 0;
   if (specBurst !== 0 && specAlgo !== 0) throw new ReplyError('ERR BURST applies to ALGO gcra only');
   if (specBurst === 0) specBurst = specLimit;
@@ -116,7 +116,7 @@ function hitOrPeek(peek: boolean): Handler {
     const now = ctx.server.now;
     if (isWord(args[2], 'policy')) {
       if (end !== 4) throw errors.syntax();
-      if (native.rlHitPolicy(args[1], args[3], cost, peek, now, out) !== 0) throw unknownPolicy(args[3]);
+      if (native.rlHitPolicy(args[1], args[3], cost, peek, now, out) === native.STATUS_UNKNOWN_POLICY) throw unknownPolicy(args[3]);
     } else {
       parseSpec(args, 2, end);
       check(hitInline(args[1], cost, peek, now));
@@ -170,8 +170,8 @@ const clThrottle: Handler = (ctx, args, w) => {
   } else {
     code = native.clThrottle(args[1], burst, count, period, quantity, ctx.server.now, out);
   }
-  if (code === -2) throw new ReplyError('ERR max_burst must be >= 0, count and period must be > 0');
-  if (code === -3) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
+  if (code === native.STATUS_BAD_PARAMS) throw new ReplyError('ERR max_burst must be >= 0, count and period must be > 0');
+  if (code === native.STATUS_SPAN_TOO_LONG) throw new ReplyError('ERR value is out of range for CL.THROTTLE');
   w.integers(out, 5);
 };
 
@@ -189,13 +189,13 @@ const rlAll: Handler = (ctx, args, w) => {
     costs[i] = r.positive('cost');
   }
   if (out.length < 3 + n) out = new Float64Array(3 + n);
-  if (native.rlAll(keys, policies, costs, ctx.server.now, out) !== 0) throw unknownPolicy(policies[out[1]]);
+  if (native.rlAll(keys, policies, costs, ctx.server.now, out) === native.STATUS_UNKNOWN_POLICY) throw unknownPolicy(policies[out[1]]);
   w.integers(out, 3 + n);
 };
 
 const rlAdjust: Handler = (ctx, args, w) => {
   const delta = reader.over(args, 3).integer();
-  if (native.rlAdjust(args[1], args[2], delta, ctx.server.now, out) !== 0) throw unknownPolicy(args[2]);
+  if (native.rlAdjust(args[1], args[2], delta, ctx.server.now, out) === native.STATUS_UNKNOWN_POLICY) throw unknownPolicy(args[2]);
   w.integer(out[0]);
 };
 
@@ -234,7 +234,9 @@ const handlers: Record<string, Handler> = {
     w.bulk('per');
     w.integer(out[1]);
     w.bulk('burst');
-    w.integer(out[2]);
+    // BURST is a GCRA bucket's capacity; windows have none (their capacity is LIMIT).
+    if (out[3] === 0) w.integer(out[2]);
+    else w.null();
     w.bulk('algo');
     w.bulk(ALGOS[out[3]]);
   },

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::limits::store::{hash_key, shard_of, SHARDS};
 
+pub mod keys;
 mod snapshot;
 
 #[derive(Clone, Copy, Debug)]

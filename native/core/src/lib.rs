@@ -17,12 +17,14 @@ pub mod keyspace;
 pub mod leases;
 pub mod snapshot;
 pub mod limits;
+pub mod routing;
 pub mod status;
 pub mod tokens;
 
 use family::Family;
 use leases::Leases;
 use limits::Limits;
+use routing::Router;
 use tokens::Tokens;
 
 /// Everything Sluice holds: one value per family's state.
@@ -31,6 +33,8 @@ pub struct Core {
     pub leases: Leases,
     /// The token count cache, private model names and TOK.WITHIN counters.
     pub tokens: Tokens,
+    /// Deployment groups, router settings, live state and open leases (ROUTE.*).
+    pub routing: Router,
 }
 
 impl Core {
@@ -40,7 +44,7 @@ impl Core {
     pub fn new(epoch_offset_ns: i64) -> Core {
         let limits = Limits::new();
         limits.set_epoch_offset(epoch_offset_ns);
-        Core { limits, leases: Leases::default(), tokens: Tokens::new() }
+        Core { limits, leases: Leases::default(), tokens: Tokens::new(), routing: Router::new(epoch_offset_ns) }
     }
 
     /// Every family, the one list the keyspace (DBSIZE, FLUSHALL) and, next, durability walk.

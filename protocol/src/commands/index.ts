@@ -4,6 +4,8 @@ import { limitsCommands } from './limits';
 import { leasesCommands } from './leases';
 import { tokenCommands } from './tokens';
 import { transactionCommands } from './transactions';
+import { routingCommands } from './routing';
+import { keyspaceCommands } from './keyspace';
 import { persistenceCommands } from './persistence';
 
 /** Every command family's table. A new family adds its list here. */
@@ -13,6 +15,8 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   leases: leasesCommands,
   tokens: tokenCommands,
   transactions: transactionCommands,
+  routing: routingCommands,
+  keyspace: keyspaceCommands,
   persistence: persistenceCommands,
 };
 

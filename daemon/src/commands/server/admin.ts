@@ -1,4 +1,4 @@
-/** Server administration: TIME, DBSIZE, FLUSHALL / FLUSHDB, SHUTDOWN. */
+/** Server administration: TIME, DBSIZE, MONITOR, FLUSHALL / FLUSHDB, SHUTDOWN. */
 import type { Handler } from '../../context';
 import { ArgReader } from '../../args';
 import { errors, ReplyError } from '../../reply-error';
@@ -23,6 +23,11 @@ export const adminHandlers: Record<string, Handler> = {
     w.bulk(String(micros % 1e6));
   },
   dbsize: (_ctx, _args, w) => w.integer(native.keyCount()),
+  monitor: (ctx, _args, w) => {
+    if (ctx.session.transaction !== null) throw new ReplyError('ERR MONITOR inside MULTI is not allowed');
+    ctx.server.monitors.add(ctx.session);
+    w.ok();
+  },
   flushall: flush,
   flushdb: flush,
   shutdown: (ctx, args) => {

@@ -67,6 +67,10 @@ const HEAD: Record<string, Section> = {
   },
 };
 
+/** Keys INFO keyspace's avg_ttl is averaged over (at least; whole shards). */
+const TTL_SAMPLE = 1024;
+const ttlSample = new Float64Array(2);
+
 /** Sections reported after the families' own. */
 const TAIL: Record<string, Section> = {
   commandstats: (server) => {
@@ -82,9 +86,13 @@ const TAIL: Record<string, Section> = {
     }
     return lines;
   },
-  keyspace: () => {
+  keyspace: (server) => {
     const keys = native.keyCount();
-    return keys > 0 ? [`db0:keys=${keys},expires=0,avg_ttl=0`] : [];
+    if (keys === 0) return [];
+    // Every key's state ends (a limiter back to full, a lease expired): all keys have an expiry.
+    // avg_ttl (ms) is the mean over a sample of whole shards, as Redis's is an estimate.
+    native.keyspaceTtlSample(TTL_SAMPLE, server.now, ttlSample);
+    return [`db0:keys=${keys},expires=${keys},avg_ttl=${Math.round(ttlSample[1])}`];
   },
 };
 

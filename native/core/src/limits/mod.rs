@@ -5,6 +5,7 @@
 
 pub mod fixed;
 pub mod gcra;
+pub mod keys;
 pub mod policy;
 pub mod sliding;
 mod snapshot;

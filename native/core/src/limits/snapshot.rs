@@ -67,7 +67,7 @@ fn write_store<R: Rest>(store: &Store<R>, now: i64, shift: i64, out: &mut Vec<u8
     let mut n = 0u64;
     for i in 0..SHARDS {
         let shard = store.lock(i);
-        shard.for_each_live(now, |key, full_at, rest| {
+        shard.for_each_live_state(now, |key, full_at, rest| {
             put_bytes(out, key);
             put_i64(out, full_at.saturating_add(shift));
             rest.put(shift, out);

@@ -19,6 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+mod keys;
+
 /// Shards per store: a sweep step or a lock covers 1/SHARDS of the keys.
 pub const SHARDS: usize = 256;
 /// Largest key of the small inline table.
@@ -170,8 +172,9 @@ impl<R: Copy> Shard<R> {
         self.small.len() + self.medium.len() + self.large.len()
     }
 
-    /// Calls `f(key, expires_at, rest)` for every entry still live at `now` (snapshots).
-    pub fn for_each_live(&self, now: i64, mut f: impl FnMut(&[u8], i64, R)) {
+    /// Calls `f(key, expires_at, rest)` for every entry still live at `now`: the whole state,
+    /// for snapshots (`for_each_live`, in keys.rs, gives the key and expiry only).
+    pub fn for_each_live_state(&self, now: i64, mut f: impl FnMut(&[u8], i64, R)) {
         for s in self.small.iter().filter(|s| s.expires_at() > now) {
             f(s.key(), s.expires_at(), s.rest);
         }

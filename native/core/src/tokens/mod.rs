@@ -456,18 +456,28 @@ mod tests {
         assert_eq!(decode(Encoding::O200kHarmony, &[200006]).unwrap(), b"<|start|>");
     }
 
+    /// This thread's CPU time (Linux: /proc/thread-self/schedstat), else wall time: on a busy
+    /// machine a long run is preempted more often than a short one, which wall time would count.
+    fn thread_time() -> std::time::Duration {
+        static START: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or_else(|| START.elapsed(), std::time::Duration::from_nanos)
+    }
+
     #[test]
     fn long_runs_of_one_character_count_in_linear_time() {
-        // 8x the length: about 8x the time if linear, 64x if quadratic. Best of 3 runs, so a
-        // busy machine's preemptions do not decide the outcome.
+        // 8x the length: about 8x the time if linear, 64x if quadratic. Best of 3 runs of the
+        // thread's CPU time, so a busy machine's preemptions do not decide the outcome.
         // Both engines: bpe-openai (cl100k_base) and tiktoken-rs (r50k_base).
         for e in [Encoding::Cl100kBase, Encoding::R50kBase] {
             let best = |text: &str| {
                 (0..3)
                     .map(|_| {
-                        let t = std::time::Instant::now();
+                        let t = thread_time();
                         let n = e.count_text(text);
-                        (t.elapsed(), n)
+                        (thread_time() - t, n)
                     })
                     .min()
                     .unwrap()
