@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -179,25 +180,34 @@ function spawnServer(
 export function startSluice(extraArgs: string[] = []): Promise<Server> {
   const cli = path.join(ROOT, 'daemon', 'dist', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm install (it builds everything) first`);
-  return spawnServer(
+  // Like redis-server's `--save ''` below: no timed snapshots during the measurements, and a
+  // directory of its own so no run loads another's state (the durability scenario passes its own).
+  const dir = extraArgs.includes('--dir') ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
+  const snapshots = dir === null ? [] : ['--dir', dir, '--save-interval', '0'];
+  const started = spawnServer(
     'sluice',
     process.execPath,
-    [cli, '--port', '0', ...extraArgs],
+    [cli, '--port', '0', ...snapshots, ...extraArgs],
     /listening on [^\s]+:(\d+)/,
     (m) => Number(m[1]),
     ['npm start --', ...extraArgs].join(' ') + '   # listens on 127.0.0.1:6380',
   );
+  if (dir === null) return started;
+  return started.then((server) => ({
+    ...server,
+    stop: () => server.stop().finally(() => fs.rmSync(dir, { recursive: true, force: true })),
+  }));
 }
 
 /** `redis-server --port <free> --save '' --appendonly no` on loopback. */
-export async function startRedis(): Promise<Server> {
+export async function startRedis(extraArgs: string[] = []): Promise<Server> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     try {
       return await spawnServer(
         'redis',
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
         /Ready to accept connections/,
         () => port,
         "redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no",

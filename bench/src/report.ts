@@ -1,5 +1,5 @@
 /** Writes bench/RESULTS.md and the SVG chart from one run's results. */
-import type { LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
+import type { DurRow, LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
 import type { Corpus } from './corpus';
 import { routingHeadlines, routingMarkdown, type RoutingResults, routingSvgGroups } from './routing';
 
@@ -29,6 +29,8 @@ export interface Results {
   corpus?: Corpus;
   patho: PathoRow[];
   memory: MemRow[];
+  /** Absent in results saved before the durability scenario existed. */
+  durability?: DurRow[];
   soak?: SoakResult;
   text400?: string;
   routing?: RoutingResults;
@@ -187,6 +189,17 @@ export function renderMarkdown(results: Results): string {
     L.push('| server | state | keys | metric | before | after | bytes per key | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of results.memory) L.push(`| ${r.server} | ${r.what} | ${fmt(r.keys)} | ${r.metric} | ${fmt(r.bytesBefore / 1e6, 1)} MB | ${fmt(r.bytesAfter / 1e6, 1)} MB | **${fmt(r.perKey, 1)}** | \`${cell(r.command)}\` |`);
     L.push('', 'Target (issue 3): <= 64 bytes per key for Sluice, measured as RSS growth / keys.', '');
+  }
+
+  if (results.durability?.length) {
+    L.push('## Snapshots (16-byte key names)', '');
+    L.push('| server | state, how | keys | file | save | load at start | longest main-thread stall while saving | longest PING while saving | longest PING, 1 s without a save | command |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of results.durability) {
+      const load = r.loadMs === null ? '-' : `${fmt(r.loadMs)} ms`;
+      const stall = r.loopPauseMs === null ? '-' : `${fmt(r.loopPauseMs, 1)} ms`;
+      L.push(`| ${r.server} | ${r.what} | ${fmt(r.keys)} | ${fmt(r.bytes / 1e6, 1)} MB | ${fmt(r.saveMs)} ms | ${load} | **${stall}** | ${fmt(r.maxPingMs, 1)} ms | ${fmt(r.maxPingIdleMs, 1)} ms | \`${cell(r.command)}\` |`);
+    }
+    L.push('', "Sluice's stall is the longest event-loop delay monitorEventLoopDelay saw during the save (1 ms sampling); Redis's is its fork (INFO latest_fork_usec). See docs/durability.md.", '');
   }
 
   L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 15 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # under two minutes; checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');

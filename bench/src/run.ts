@@ -14,6 +14,7 @@ import path from 'node:path';
 import { buildCorpus, chunks, type Corpus } from './corpus';
 import { buildLoadgen, gateway, gatewayMessages, sharedKeys, soak } from './loadgen';
 import { memoryPerKey } from './memory';
+import { durability } from './durability';
 import { BENCH, installCleanup, killAll, ROOT, run, startRedis, startSluice, type Server } from './procs';
 import { LUA_BUCKET, rbScenarios, runRb } from './rb';
 import { headlines, type Machine, renderMarkdown, renderSvg, type Results } from './report';
@@ -27,7 +28,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
   --quick        small counts and short durations (under two minutes); for CI
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory, route-core, route-litellm,
-                 route-pipeline, gateway-route
+                 route-pipeline, gateway-route, durability
   --results F    write the Markdown here (default bench/RESULTS.md, with --quick
                  bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
   --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
@@ -124,7 +125,7 @@ async function main(): Promise<number> {
   const opts: Options = { quick: args.quick, only: args.only, out: outDir, log };
   installCleanup((why) => log(`stopping: ${why}; ending every process the benchmark started`));
 
-  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route'];
+  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route', 'durability'];
   if (args.only) {
     const unknown = args.only.filter((o) => !all.includes(o));
     if (unknown.length) {
@@ -214,6 +215,9 @@ async function main(): Promise<number> {
   });
   await step('memory', 'Memory per key: Sluice GCRA vs Redis Lua bucket', async () => {
     results.memory = await memoryPerKey(opts, redis, luaSha);
+  });
+  await step('durability', 'Snapshots: Sluice SAVE and load vs Redis BGSAVE', async () => {
+    results.durability = await durability(opts);
   });
 
   await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {

@@ -86,6 +86,25 @@ export interface MemRow {
   command: string;
 }
 
+export interface DurRow {
+  server: 'sluice' | 'redis';
+  what: string;
+  keys: number;
+  /** Snapshot file size. */
+  bytes: number;
+  /** From SAVE / BGSAVE until the file is complete (ms). */
+  saveMs: number;
+  /** Loading it at the next start (ms); null where not measured. */
+  loadMs: number | null;
+  /** The longest stall of the server's main thread while saving (ms): Sluice's event loop, Redis's fork. */
+  loopPauseMs: number | null;
+  /** The longest PING round trip of a client pinging throughout the save (ms). */
+  maxPingMs: number;
+  /** The same over 1 s just before, with no save running: what the machine's noise alone gives. */
+  maxPingIdleMs: number;
+  command: string;
+}
+
 export interface SoakResult {
   durationS: number;
   rate: number;

@@ -173,7 +173,7 @@ const RAW: string[][] = [
   ['ROUTE.SET', 'rt', JSON.stringify({ model_name: 'rt', litellm_params: { model: 'openai/gpt-4o', rpm: 5, api_base: 'https://x' }, model_info: { id: 'rt-1' } })],
   ['ROUTE.GROUPS'], ['ROUTE.PICK', 'rt', 'TOKENS', '3'], ['ROUTE.LIST', 'rt'], ['ROUTE.DONE', '{rt}:999999'], ['ROUTE.COOLDOWN', 'rt', 'rt-1', '0'],
   ['ROUTE.SETTINGS', 'GET'], ['ROUTE.SETTINGS', 'SET', '{"routing_strategy":"least-busy"}'], ['ROUTE.SETTINGS', 'HELP'], ['ROUTE.DEL', 'rt'],
-  ['INFO'], ['TIME'], ['DBSIZE'],
+  ['INFO'], ['TIME'], ['DBSIZE'], ['SAVE'], ['BGSAVE'], ['LASTSAVE'],
   // The keyspace family, over a lease key and a missing one (nil where a key is missing).
   ['SEM.ACQUIRE', 'rt:ks', '2'], ['SCAN', '0', 'MATCH', 'rt:*', 'COUNT', '1000'], ['KEYS', 'rt:ks'], ['EXISTS', 'rt:ks', 'rt:none'],
   ['TYPE', 'rt:ks'], ['TYPE', 'rt:none'], ['PTTL', 'rt:ks'], ['TTL', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:none'],

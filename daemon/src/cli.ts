@@ -60,6 +60,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   await server.stopped;
+  if (server.stopFailed) {
+    log.warning('Sluice stopped, but not cleanly (see above).');
+    process.exit(1);
+  }
   log.notice('Sluice stopped. Bye.');
   process.exit(0);
 }

@@ -143,8 +143,16 @@ export interface Services {
   configChanged(): void;
   /** Zeroes the server's, every command's and every family's statistics (CONFIG RESETSTAT). */
   resetStats(): void;
-  /** Stops gracefully (SHUTDOWN); resolves once every connection is closed. */
-  shutdown(reason: string): Promise<void>;
+  /**
+   * Write commands run since start (a refused RL.HIT counts too): the persistence family saves
+   * when it moved (INFO rdb_changes_since_last_save).
+   */
+  readonly changes: number;
+  /**
+   * Stops gracefully (SHUTDOWN); resolves once every connection is closed and every family has
+   * stopped (the final snapshot is written unless `save` is false).
+   */
+  shutdown(reason: string, options?: { save?: boolean }): Promise<void>;
 }
 
 /** A section of INFO that a family reports. */
@@ -183,12 +191,16 @@ export interface Family {
   sessionClosed?(session: Session): void;
   /** Its Prometheus metric families (the metrics endpoint, issue #14, reads them). */
   metrics?(): MetricFamily[];
+  /** Called once the server listens (timers that need the server start here). */
+  serve?(server: Services): void;
   /**
-   * Durability (issue #13): its state as bytes for the snapshot file, and back. Families that
-   * hold no state worth keeping (tokens: the count cache is derived data) leave them out.
+   * Called at shutdown once every connection is closed; `save` is false after SHUTDOWN NOSAVE.
+   * A rejection is logged and makes the process exit 1.
    */
-  snapshot?(now: number): Buffer;
-  restore?(bytes: Buffer, now: number): void;
+  stop?(server: Services, save: boolean): Promise<void>;
+  // State is not saved through families: every stateful part lives in the native core and
+  // implements its `Family` trait (native/core/src/family.rs), which the snapshot file walks
+  // (native/core/src/snapshot.rs; the persistence family only decides when to save).
 }
 
 /** One metric family in Prometheus's text format terms. */

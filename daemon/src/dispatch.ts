@@ -87,6 +87,8 @@ export const TIMING_SAMPLE = 64;
 /** Every command of the table, joined to its handler. */
 export class CommandRegistry {
   private readonly entries: CommandEntry[];
+  /** Write commands run (the fast path adds its RL.HIT and CL.THROTTLE): Services.changes. */
+  writes = 0;
   private readonly index: CommandIndex;
   private untilTimed = 1;
 
@@ -190,6 +192,7 @@ export class CommandRegistry {
       return;
     }
     entry.calls++;
+    if (entry.write) this.writes++;
     session.lastCommand = entry.name;
     if (this.monitors.size > 0) this.monitors.feed(session, entry.name, args);
     const timed = --this.untilTimed === 0;

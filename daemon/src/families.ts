@@ -12,8 +12,13 @@ import { tokensFamily } from './commands/tokens';
 import { transactionsFamily } from './commands/transactions';
 import { routingFamily } from './commands/routing';
 import { keyspaceFamily } from './commands/keyspace';
+import { persistenceFamily } from './commands/persistence';
 
-export const families: readonly Family[] = [serverFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
+/**
+ * Persistence comes before the families whose state it restores, so that their `start` (the
+ * config file's `policies:`) applies on top of the snapshot.
+ */
+export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

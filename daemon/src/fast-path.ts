@@ -37,7 +37,7 @@ export class FastPath {
   private readonly runCounts = new Float64Array(KIND_NAMES.length);
   private untilTimed = TIMING_SAMPLE;
 
-  constructor(commands: CommandRegistry) {
+  constructor(private readonly commands: CommandRegistry) {
     this.kinds = KIND_NAMES.map((name) => commands.named(name));
   }
 
@@ -63,6 +63,7 @@ export class FastPath {
         const n = io[4 + k];
         if (n !== 0) {
           kinds[k].calls += n;
+          if (kinds[k].write) this.commands.writes += n;
           runCounts[k] += n;
           answered += n;
         }

@@ -106,6 +106,10 @@ export class Server implements ConnectionHost {
     return this.connections;
   }
 
+  get changes(): number {
+    return this.commands.writes;
+  }
+
   commandStats(): Iterable<CommandStats> {
     return this.commands.all();
   }
@@ -174,7 +178,7 @@ export class Server implements ConnectionHost {
    * Stops accepting, lets every connection receive the replies already in flight, then closes
    * them. Resolves when all are closed (or after shutdown-timeout seconds).
    */
-  shutdown(reason: string): Promise<void> {
+  shutdown(reason: string, options: { save?: boolean } = {}): Promise<void> {
     if (this.shuttingDown) return this.stopped;
     this.shuttingDown = true;
     log.notice(`shutting down (${reason}): no new connections; answering ${this.connections.size} open connection(s)`);
@@ -195,8 +199,24 @@ export class Server implements ConnectionHost {
       };
       if (this.connections.size === 0) this.finishShutdown();
       else for (const c of [...this.connections.values()]) c.closeAfterReplies();
-    }).then(() => this.resolveStopped());
+    })
+      .then(() => this.stopFamilies(options.save ?? true))
+      .then(() => this.resolveStopped());
     return this.stopped;
+  }
+
+  /** True when a family failed to stop cleanly (the final snapshot could not be written). */
+  stopFailed = false;
+
+  private async stopFamilies(save: boolean): Promise<void> {
+    for (const f of this.families) {
+      try {
+        await f.stop?.(this, save);
+      } catch (err) {
+        this.stopFailed = true;
+        log.warning(`${f.name}: ${(err as Error).message}`);
+      }
+    }
   }
 
   get isShuttingDown(): boolean {
@@ -236,5 +256,6 @@ export async function startServer(config: Config): Promise<Server> {
   for (const f of families) f.start?.(config);
   const server = new Server(config);
   await server.listen();
+  for (const f of families) f.serve?.(server);
   return server;
 }

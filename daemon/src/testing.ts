@@ -3,7 +3,9 @@
  * real TCP (raw sockets, redis-cli), and stop it. Used by every *.test.ts in the workspace.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const CLI = path.join(__dirname, 'cli.js');
@@ -20,15 +22,31 @@ export interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** Starts `sluice --port 0 ...args` and resolves once it says where it listens. */
-export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Starts `sluice --port 0 ...args` and resolves once it says where it listens. Unless `args`
+ * name a `--dir`, its snapshot goes to a fresh temporary directory removed when it exits, so
+ * no daemon loads another's state.
+ */
+export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { maxFileBlocks?: number } = {}): Promise<Daemon> {
+  const ownDir = args.includes('--dir') || env.SLUICE_DIR !== undefined ? null : mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
+  const argv = [CLI, '--port', '0', ...(ownDir !== null ? ['--dir', ownDir] : []), ...args];
+  // `maxFileBlocks`: the largest file the daemon may write, in 512-byte blocks (a full disk,
+  // as far as the daemon can tell: writes fail with EFBIG; Node ignores SIGXFSZ).
+  const child =
+    options.maxFileBlocks === undefined
+      ? spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('sh', ['-c', `ulimit -f ${options.maxFileBlocks} && exec "$0" "$@"`, process.execPath, ...argv], {
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let out = '';
   // 'close', not 'exit': it comes after the child's output has all been read.
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      if (ownDir !== null) rmSync(ownDir, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

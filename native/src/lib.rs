@@ -16,6 +16,7 @@ pub mod keyspace;
 pub mod leases;
 pub mod limits;
 pub mod routing;
+pub mod snapshot;
 pub mod tokens;
 
 use std::sync::LazyLock;

@@ -1,13 +1,13 @@
 //! What every stateful part of the core is to the rest of it: a family of keys that can be
-//! counted (DBSIZE), dropped (FLUSHALL) and, in the durability work that comes next, written
-//! to and read back from a snapshot. `Core::families` lists them all.
+//! counted (DBSIZE), dropped (FLUSHALL), and written to and read back from a snapshot (its
+//! section of the file `crate::snapshot` writes). `Core::families` lists them all.
 
 use std::fmt;
 
 /// Why a snapshot could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreError {
-    /// This family has no snapshot format yet (no family has one before the durability work).
+    /// This family keeps nothing in snapshots (tokens: its cache is derived data).
     Unsupported { family: &'static str },
     /// The bytes are not a snapshot this family wrote.
     Corrupt { family: &'static str, detail: String },
@@ -39,12 +39,14 @@ pub trait Family: Sync {
     fn clear(&self);
 
     /// Appends the family's state at `now_ns` (monotonic) to `out`, with instants made
-    /// absolute through `unix_ns_at_now`, so a later process can restore it. Returns whether
-    /// it wrote anything: no family has a format yet, and each writes nothing and returns
-    /// false until the durability work gives it one.
+    /// absolute through `unix_ns_at_now` (the caller passes the core's epoch offset plus
+    /// `now_ns`, the same mapping windows align with), so a later process can restore it.
+    /// Returns false when the family keeps nothing in snapshots (then `out` is unchanged).
+    /// May run on a worker thread while commands go on: lock a shard only while copying it.
     fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool;
 
-    /// Replaces the family's state with what `snapshot` wrote; returns the keys restored.
-    /// `Err(RestoreError::Unsupported)` until the family has a snapshot format.
+    /// Replaces the family's state with what `snapshot` wrote; returns the keys restored
+    /// (entries already expired at `now_ns` are dropped). `Err(RestoreError::Unsupported)` from
+    /// a family that keeps nothing in snapshots.
     fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, RestoreError>;
 }

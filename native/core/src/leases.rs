@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::limits::store::{hash_key, shard_of, SHARDS};
 
 pub mod keys;
+mod snapshot;
 
 #[derive(Clone, Copy, Debug)]
 struct Lease {
@@ -153,12 +154,13 @@ impl crate::family::Family for Leases {
             *shard = HashMap::new();
         }
     }
-    /// No snapshot format yet (the durability work adds it): writes nothing.
-    fn snapshot(&self, _now_ns: i64, _unix_ns_at_now: i64, _out: &mut Vec<u8>) -> bool {
-        false
+    /// Every key's live leases and the next lease id (leases/snapshot.rs).
+    fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        snapshot::write(self, now_ns, unix_ns_at_now, out);
+        true
     }
-    fn restore(&self, _bytes: &[u8], _now_ns: i64, _unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
-        Err(crate::family::RestoreError::Unsupported { family: self.name() })
+    fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod family;
 pub mod fastpath;
 pub mod keyspace;
 pub mod leases;
+pub mod snapshot;
 pub mod limits;
 pub mod routing;
 pub mod status;

@@ -6,6 +6,7 @@ import { tokenCommands } from './tokens';
 import { transactionCommands } from './transactions';
 import { routingCommands } from './routing';
 import { keyspaceCommands } from './keyspace';
+import { persistenceCommands } from './persistence';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -16,6 +17,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   transactions: transactionCommands,
   routing: routingCommands,
   keyspace: keyspaceCommands,
+  persistence: persistenceCommands,
 };
 
 /** All top-level commands, by lowercase name. */

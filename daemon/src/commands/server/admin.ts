@@ -33,13 +33,16 @@ export const adminHandlers: Record<string, Handler> = {
   shutdown: (ctx, args) => {
     const r = reader.over(args, 1);
     let abort = false;
+    let save = true;
     while (r.left > 0) {
       if (r.word('abort')) abort = true;
-      else if (!r.word('nosave') && !r.word('save') && !r.word('now') && !r.word('force')) throw errors.syntax();
+      else if (r.word('nosave')) save = false;
+      else if (!r.word('save') && !r.word('now') && !r.word('force')) throw errors.syntax();
     }
     if (abort) throw new ReplyError('ERR No shutdown in progress.');
-    // Like Redis, no reply: the connection closes once earlier replies are sent.
+    // Like Redis, no reply: the connection closes once earlier replies are sent. The final
+    // snapshot is written after that, unless NOSAVE.
     const s = ctx.session;
-    void ctx.server.shutdown(`SHUTDOWN from client ${s.id} (${s.addr})`);
+    void ctx.server.shutdown(`SHUTDOWN from client ${s.id} (${s.addr})${save ? '' : ' NOSAVE'}`, { save });
   },
 };

@@ -54,7 +54,6 @@ const HEAD: Record<string, Section> = {
       'maxmemory_policy:noeviction',
     ];
   },
-  persistence: () => ['loading:0', 'async_loading:0', 'rdb_changes_since_last_save:0', 'aof_enabled:0'],
   stats: (server) => {
     const s = server.stats;
     return [
@@ -99,6 +98,7 @@ const TAIL: Record<string, Section> = {
 
 /** INFO with no argument: Redis's default sections (family sections only with `all`). */
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace'];
+// (persistence is the persistence family's section: commands/persistence.ts)
 
 /** Every section, in reporting order. */
 function allSections(server: Services): Map<string, Section> {

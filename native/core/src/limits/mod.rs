@@ -8,6 +8,7 @@ pub mod gcra;
 pub mod keys;
 pub mod policy;
 pub mod sliding;
+mod snapshot;
 pub mod store;
 pub mod throttle;
 
@@ -160,6 +161,12 @@ impl Limits {
 
     fn offset(&self) -> i64 {
         self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Unix ns at clock zero: what turns this core's instants into wall-clock time and back
+    /// (snapshots store wall-clock time).
+    pub fn epoch_offset(&self) -> i64 {
+        self.offset()
     }
 
     /// RL.HIT (`consume`) or RL.PEEK.
@@ -328,12 +335,13 @@ impl crate::family::Family for Limits {
         self.sliding.clear();
         self.fixed.clear();
     }
-    /// No snapshot format yet (the durability work adds it): writes nothing.
-    fn snapshot(&self, _now_ns: i64, _unix_ns_at_now: i64, _out: &mut Vec<u8>) -> bool {
-        false
+    /// Every live entry of the three stores, and the policies (limits/snapshot.rs).
+    fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        snapshot::write(self, now_ns, unix_ns_at_now, out);
+        true
     }
-    fn restore(&self, _bytes: &[u8], _now_ns: i64, _unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
-        Err(crate::family::RestoreError::Unsupported { family: self.name() })
+    fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now)
     }
 }
 

@@ -172,6 +172,20 @@ impl<R: Copy> Shard<R> {
         self.small.len() + self.medium.len() + self.large.len()
     }
 
+    /// Calls `f(key, expires_at, rest)` for every entry still live at `now`: the whole state,
+    /// for snapshots (`for_each_live`, in keys.rs, gives the key and expiry only).
+    pub fn for_each_live_state(&self, now: i64, mut f: impl FnMut(&[u8], i64, R)) {
+        for s in self.small.iter().filter(|s| s.expires_at() > now) {
+            f(s.key(), s.expires_at(), s.rest);
+        }
+        for s in self.medium.iter().filter(|s| s.expires_at() > now) {
+            f(s.key(), s.expires_at(), s.rest);
+        }
+        for (key, &(at, rest)) in self.large.iter().filter(|(_, v)| v.0 > now) {
+            f(key, at, rest);
+        }
+    }
+
     /// Drops every entry that is full at `now`, and returns memory once the shard has emptied
     /// out. Returns how many entries it removed.
     fn sweep(&mut self, now: i64) -> usize {
