@@ -23,7 +23,7 @@ from collections import Counter
 HERE = pathlib.Path(__file__).resolve().parent
 PACKAGE = HERE.parents[1] / "integrations" / "litellm"
 
-from shared_mode import start_moment  # noqa: E402
+from shared_mode import run_together  # noqa: E402
 from sluice_daemon import start_sluice  # noqa: E402
 
 RPM = 60
@@ -41,33 +41,10 @@ def litellm_shared_mode(processes: int, requests: int) -> dict:
 
 def sluice_plugin(processes: int, requests: int) -> dict:
     sluice = start_sluice()
-    workers: list[subprocess.Popen] = []
     try:
-        for _ in range(processes):
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "tests.route_worker", sluice.url, str(requests), str(RPM)],
-                    cwd=PACKAGE,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        for process in workers:
-            line = process.stdout.readline()
-            if line.strip() != "ready":
-                raise SystemExit(f"a worker did not start: {line!r}")
-        start_at = start_moment()
-        for process in workers:
-            process.stdin.write(f"go {start_at}\n")
-            process.stdin.flush()
-        per_process = [json.loads(process.stdout.readline()) for process in workers]
-        for process in workers:
-            process.wait(timeout=60)
+        worker = [sys.executable, "-m", "tests.route_worker", sluice.url, str(requests), str(RPM)]
+        start_at, per_process = run_together([worker] * processes, cwd=str(PACKAGE))
     finally:
-        for process in workers:
-            if process.poll() is None:
-                process.kill()
         sluice.stop()
     minute = int(start_at // 60)
     served = [sum(1 for o in outcomes if o["served"] and int(o["at"] // 60) == minute) for outcomes in per_process]

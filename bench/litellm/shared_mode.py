@@ -65,6 +65,32 @@ def start_moment() -> float:
 # Worker: one Router process.
 
 
+def run_together(commands: list[list[str]], cwd: str | None = None) -> tuple[float, list[dict]]:
+    """Starts one process per command; each prints "ready", then waits for "go <unix time>" on
+    stdin, and prints one JSON line of its outcomes. All get the same start moment. Returns it
+    and each process's outcomes, in order; kills whatever is still running on the way out."""
+    workers: list[subprocess.Popen] = []
+    try:
+        for command in commands:
+            workers.append(subprocess.Popen(command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        for process in workers:
+            line = process.stdout.readline()
+            if line.strip() != "ready":
+                raise SystemExit(f"a worker did not start: {line!r}")
+        start_at = start_moment()
+        for process in workers:
+            process.stdin.write(f"go {start_at}\n")
+            process.stdin.flush()
+        per_process = [json.loads(process.stdout.readline()) for process in workers]
+        for process in workers:
+            process.wait(timeout=60)
+        return start_at, per_process
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+
+
 async def worker(redis_port: int, requests: int) -> None:
     import warnings
 
@@ -117,32 +143,10 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="litellm-shared-")
     port = free_port()
     redis = start_redis(port, workdir)
-    workers: list[subprocess.Popen] = []
     try:
-        for _ in range(args.processes):
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, __file__, "--worker", str(port), "--requests", str(args.requests)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        for process in workers:
-            line = process.stdout.readline()
-            if line.strip() != "ready":
-                raise SystemExit(f"a worker did not start: {line!r}")
-        start_at = start_moment()
-        for process in workers:
-            process.stdin.write(f"go {start_at}\n")
-            process.stdin.flush()
-        per_process = [json.loads(process.stdout.readline()) for process in workers]
-        for process in workers:
-            process.wait(timeout=60)
+        worker = [sys.executable, __file__, "--worker", str(port), "--requests", str(args.requests)]
+        start_at, per_process = run_together([worker] * args.processes)
     finally:
-        for process in workers:
-            if process.poll() is None:
-                process.kill()
         redis.terminate()
         redis.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
