@@ -42,8 +42,8 @@ def litellm_shared_mode(processes: int, requests: int) -> dict:
 def sluice_plugin(processes: int, requests: int) -> dict:
     sluice = start_sluice()
     try:
-        worker = [sys.executable, "-m", "tests.route_worker", sluice.url, str(requests), str(RPM)]
-        start_at, per_process = run_together([worker] * processes, cwd=str(PACKAGE))
+        command = [sys.executable, "-m", "tests.route_worker", sluice.url, str(requests), str(RPM)]
+        start_at, per_process = run_together([command] * processes, cwd=str(PACKAGE))
     finally:
         sluice.stop()
     minute = int(start_at // 60)

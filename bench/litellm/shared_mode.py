@@ -144,8 +144,8 @@ def main() -> None:
     port = free_port()
     redis = start_redis(port, workdir)
     try:
-        worker = [sys.executable, __file__, "--worker", str(port), "--requests", str(args.requests)]
-        start_at, per_process = run_together([worker] * args.processes)
+        command = [sys.executable, __file__, "--worker", str(port), "--requests", str(args.requests)]
+        start_at, per_process = run_together([command] * args.processes)
     finally:
         redis.terminate()
         redis.wait(timeout=10)
