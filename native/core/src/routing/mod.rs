@@ -25,6 +25,7 @@ pub mod config;
 pub mod cooldown;
 pub mod litellm_id;
 mod pick;
+mod snapshot;
 mod state;
 
 pub use config::{ConfigError, Deployment, Settings, Strategy, parse_deployment, parse_settings};
@@ -287,5 +288,27 @@ impl Router {
     /// Open leases (for INFO and tests).
     pub fn open_leases(&self) -> usize {
         lock(&self.leases).len()
+    }
+}
+
+/// Routing holds configuration and live state, not keys: its groups are not counted by DBSIZE
+/// nor listed by SCAN, and FLUSHALL leaves them (as before routing was a family). Its snapshot
+/// section is everything a restart must keep (routing/snapshot.rs).
+impl crate::family::Family for Router {
+    fn name(&self) -> &'static str {
+        "routing"
+    }
+    fn len(&self) -> usize {
+        0
+    }
+    /// FLUSHALL does not touch routing; a restore replaces it whole (see `restore`).
+    fn clear(&self) {}
+    /// Groups, deployments, live state, open leases, settings, provider budgets. Nothing (false)
+    /// when the router has never been configured.
+    fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        snapshot::write(self, now_ns, unix_ns_at_now, out)
+    }
+    fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now)
     }
 }
