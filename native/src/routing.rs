@@ -67,11 +67,24 @@ pub fn route_settings_set(settings: String) -> napi::Result<()> {
 /// Replaces every group and the settings (config load, ROUTE.RELOAD, SIGHUP); live state of
 /// deployments that survive is kept. On error nothing changes. Returns the router_settings keys
 /// Sluice does not use (the daemon logs each once).
+///
+/// `over_snapshot` (start-up, after the snapshot was loaded): groups not in the file stay, and
+/// `router_settings` "null" (the file has none) keeps the restored settings. See
+/// `Router::apply_file`.
 #[napi]
-pub fn route_reload(model_list: String, router_settings: String) -> napi::Result<Vec<String>> {
+pub fn route_reload(model_list: String, router_settings: String, over_snapshot: bool) -> napi::Result<Vec<String>> {
     let list = json(&model_list, "model_list")?;
     let Value::Array(entries) = list else { return Err(napi::Error::from_reason("ERR model_list must be a list")) };
-    CORE.routing.reload(&entries, &json(&router_settings, "router_settings")?).map_err(js_err)?;
+    let settings = json(&router_settings, "router_settings")?;
+    if over_snapshot {
+        let given = (!settings.is_null()).then_some(&settings);
+        CORE.routing.apply_file(&entries, given).map_err(js_err)?;
+        if given.is_none() {
+            return Ok(Vec::new());
+        }
+    } else {
+        CORE.routing.reload(&entries, &settings).map_err(js_err)?;
+    }
     Ok(CORE.routing.settings().ignored_keys.clone())
 }
 

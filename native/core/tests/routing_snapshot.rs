@@ -219,3 +219,22 @@ fn a_bad_routing_section_is_refused_and_changes_nothing() {
     assert!(matches!(err, SnapshotError::Family(_)), "{err}");
     assert!(err.to_string().starts_with("bad routing snapshot:"), "{err}");
 }
+
+#[test]
+fn the_config_file_at_start_up_goes_over_the_snapshot() {
+    let (a, open) = routed_core();
+    let b = Core::new(BOOT + 15 * S);
+    snapshot::restore(&b, &snapshot::encode(&a, 10 * S), 2 * S).unwrap();
+    let settings = b.routing.settings_json();
+    // The file names gpt with a (now rpm 20) and a new d, and has no router_settings.
+    let entry = |id: &str, rpm: u64| json!({"model_name": "gpt", "litellm_params": {"model": format!("openai/{id}"), "rpm": rpm}, "model_info": {"id": id}});
+    b.routing.apply_file(&[entry("a", 20), entry("d", 5)], None).unwrap();
+    assert_eq!(b.routing.groups().iter().map(|g| g.to_string()).collect::<Vec<_>>(), ["claude", "gpt"], "claude, set by ROUTE.SET, stays");
+    let views = list(&b, "gpt", 2 * S);
+    assert_eq!(views.iter().map(|v| v["id"].clone()).collect::<Vec<_>>(), [json!("a"), json!("d")], "the file's deployments of gpt");
+    assert_eq!((field(&views, "a", "rpm"), field(&views, "a", "rpm_used"), field(&views, "a", "in_flight")), (json!(20), json!(5), json!(2)), "a keeps its live state");
+    assert_eq!(b.routing.settings_json(), settings, "no router_settings in the file: the saved ones stay");
+    assert!(done(&b, &open[0], 200, 1.0, 2 * S), "leases of a surviving deployment stay valid");
+    b.routing.apply_file(&[entry("a", 20)], Some(&json!({"routing_strategy": "least-busy"}))).unwrap();
+    assert_eq!(b.routing.settings_json(), json!({"routing_strategy": "least-busy"}), "the file's router_settings win");
+}

@@ -202,7 +202,20 @@ impl Router {
     /// LiteLLM's list of entries (each with `model_name`). Live state of (group, id) pairs that
     /// survive is kept, open leases of surviving groups stay valid. On error nothing changes.
     pub fn reload(&self, model_list: &[Value], router_settings: &Value) -> Result<(), ConfigError> {
-        let settings = Arc::new(parse_settings(router_settings)?);
+        self.load(model_list, Some(router_settings), false)
+    }
+
+    /// The config file at start-up, over the state a snapshot restored: the file's groups
+    /// replace the groups of the same name (live state of (group, id) pairs that survive is
+    /// kept, as in `reload`), groups only in the snapshot (ROUTE.SET) stay, and the file's
+    /// router settings, when it has them (`Some`), replace the saved ones. As `policies:` do.
+    /// On error nothing changes.
+    pub fn apply_file(&self, model_list: &[Value], router_settings: Option<&Value>) -> Result<(), ConfigError> {
+        self.load(model_list, router_settings, true)
+    }
+
+    fn load(&self, model_list: &[Value], router_settings: Option<&Value>, keep_other_groups: bool) -> Result<(), ConfigError> {
+        let settings = router_settings.map(parse_settings).transpose()?.map(Arc::new);
         let mut by_group: Vec<(String, Vec<Deployment>)> = Vec::new();
         for entry in model_list {
             let name = match entry.get("model_name") {
@@ -220,7 +233,7 @@ impl Router {
             }
         }
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        let mut next: HashMap<Arc<str>, Arc<Group>> = HashMap::with_capacity(by_group.len());
+        let mut next: HashMap<Arc<str>, Arc<Group>> = if keep_other_groups { groups.clone() } else { HashMap::with_capacity(by_group.len()) };
         for (name, deployments) in by_group {
             let g = groups
                 .get(name.as_str())
@@ -230,7 +243,9 @@ impl Router {
             next.insert(g.name.clone(), g);
         }
         *groups = next;
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        if let Some(settings) = settings {
+            *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        }
         Ok(())
     }
 
