@@ -115,6 +115,17 @@ function parsePick(args: Buffer[]): PickArgs {
 /** Counters for INFO routing. */
 const stats = { picks: 0, refusals: 0, waited: 0, waitTimeouts: 0, done: 0 };
 
+/** Picks and settled DONEs the native fast path answered (fast-path.ts), for INFO routing. */
+export function countRouting(picks: number, settled: number): void {
+  stats.picks += picks;
+  stats.done += settled;
+}
+
+/** True while picks WAIT: then every ROUTE.DONE takes the ordinary path, which wakes them. */
+export function routingHasWaiters(): boolean {
+  return queues.size > 0;
+}
+
 /**
  * Runs one pick, writing its reply (the pick, or the refusal as an error) into `w`. Returns how
  * it ended; io[2] holds the ms until a retry may succeed (-1: waiting cannot help).
