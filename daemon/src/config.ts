@@ -38,7 +38,7 @@ export const serverOptions: OptionSpec[] = [
   { name: 'max-multibulk-length', type: 'integer', default: '1048576', min: 1, mutable: true, help: 'Most arguments in one command.' },
   { name: 'client-output-limit', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Disconnect a client whose unsent replies exceed this (0: no limit). Reading from a client pauses while its replies are not drained.' },
   { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
-  { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK and CL.THROTTLE in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
+  { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK, CL.THROTTLE, ROUTE.PICK and ROUTE.DONE (their plain forms) in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
 ];
 
