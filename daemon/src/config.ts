@@ -116,7 +116,8 @@ function parseValue(spec: OptionSpec, raw: string, source: string): ConfigValue 
       return text;
     case 'integer':
     case 'bytes': {
-      const m = /^(\d+)([a-z]*)$/i.exec(text);
+      // A sign only for options that take negative values (slowlog-log-slower-than -1).
+      const m = (spec.min !== undefined && spec.min < 0 ? /^(-?\d+)([a-z]*)$/i : /^(\d+)([a-z]*)$/i).exec(text);
       const unit = m ? (spec.type === 'bytes' ? UNITS[m[2].toLowerCase() || 'b'] : m[2] === '' ? 1 : undefined) : undefined;
       if (!m || unit === undefined) {
         throw bad(spec.type === 'bytes' ? 'expected a size such as 1024, 64kb, 512mb or 1gb' : 'expected a whole number');

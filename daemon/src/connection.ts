@@ -23,6 +23,7 @@ import type { CommandStats, Context, LaterReply, Services, Session, Transaction 
 import { settle, type CommandRegistry, type ReplyQueue } from './dispatch';
 import { bindFastPath, type FastPath } from './fast-path';
 import { log } from './log';
+import { commandTimer } from './command-timer';
 
 /** What a connection needs of the server beyond what commands see (server.ts implements it). */
 export interface ConnectionHost extends Services {
@@ -187,6 +188,7 @@ export class Connection implements Session, Context, ReplyQueue {
   private startTurn(): void {
     this.turnStart = performance.now();
     this.sinceClockRead = 0;
+    commandTimer.batchBegins(this.turnStart);
   }
 
   /** `bytes` new bytes are at the start of readBuffer. Returning false would stop reading. */
@@ -215,6 +217,7 @@ export class Connection implements Session, Context, ReplyQueue {
       this.closingAfterReplies = true;
     } finally {
       this.inBatch = false;
+      commandTimer.interrupted();
     }
     this.flush();
   }

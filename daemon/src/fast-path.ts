@@ -15,6 +15,7 @@ import type { ReplyWriter } from '@sluice/protocol';
 import type { Session, ServerStats } from './context';
 import { TIMING_SAMPLE, type CommandRegistry, type CommandEntry } from './dispatch';
 import native from './native';
+import { commandTimer } from './command-timer';
 
 /** The command-table names of the kinds native/core/src/fastpath.rs answers, in its order. */
 const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'];
@@ -75,17 +76,22 @@ export class FastPath {
       stats.fastPathCommands += answered;
       if (io[3] >= 0) session.lastCommand = kinds[io[3]].name;
     }
+    let usecEach = NaN;
     if (timed) {
       this.untilTimed = TIMING_SAMPLE;
       if (answered > 0) {
         // The run's time, shared by the commands it answered (one sample per TIMING_SAMPLE runs).
-        const usecEach = ((performance.now() - started) * 1000) / answered;
+        usecEach = ((performance.now() - started) * 1000) / answered;
         for (let k = 0; k < kinds.length; k++) {
           const n = runCounts[k];
           kinds[k].timedCalls += n;
           kinds[k].usec += usecEach * n;
         }
       }
+    }
+    if (answered > 0) {
+      for (let k = 0; k < kinds.length; k++) if (runCounts[k] !== 0) commandTimer.fastCalls(kinds[k], runCounts[k], usecEach, k);
+      commandTimer.interrupted();
     }
     return io[0];
   }
