@@ -40,9 +40,25 @@ export const serverOptions: OptionSpec[] = [
   { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
   { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK and CL.THROTTLE in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
+  { name: 'log-format', type: 'enum', default: 'text', choices: ['text', 'json'], mutable: true, help: 'Log lines as text (pid:mark time message) or as one JSON object per line (time, pid, level, message, fields).' },
 ];
 
 export type ConfigValue = string | number | boolean;
+
+/**
+ * The effective configuration for the start-up log line: every option as CONFIG GET shows it,
+ * secret ones only as "(set)" or "(empty)", and the config file's sections by name and size
+ * (never their contents: they may hold credentials).
+ */
+export function configSummary(config: Config): { options: Record<string, string>; sections: Record<string, number> } {
+  const options: Record<string, string> = {};
+  for (const o of config.options) options[o.name] = o.secret ? (config.str(o.name) === '' ? '(empty)' : '(set)') : config.show(o.name);
+  const sections: Record<string, number> = {};
+  for (const [key, value] of Object.entries(config.file)) {
+    if (value !== null && typeof value === 'object') sections[key] = Object.keys(value).length;
+  }
+  return { options, sections };
+}
 
 /** The running configuration: option values plus the raw YAML file for family sections. */
 export class Config {
