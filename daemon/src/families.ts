@@ -5,6 +5,7 @@
  */
 import type { Family } from './context';
 import { serverOptions, type OptionSpec } from './config';
+import { tlsOptions } from './tls';
 import { serverFamily } from './commands/server';
 import { limitsFamily } from './commands/limits';
 import { leasesFamily } from './commands/leases';
@@ -22,7 +23,7 @@ import { observeFamily } from './commands/observe';
 export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily, observeFamily];
 
 /** Every configuration option: the server's, then each family's. */
-export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];
+export const allOptions: readonly OptionSpec[] = [...serverOptions, ...tlsOptions, ...families.flatMap((f) => f.options ?? [])];
 
 /** The config file's top-level sections that families read (not options). */
 export const configSections: ReadonlySet<string> = new Set(families.flatMap((f) => f.configSections ?? []));

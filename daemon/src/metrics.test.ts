@@ -10,25 +10,13 @@ import Redis from 'ioredis';
 // No types are published for it: it returns prom2json's shape.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parsePrometheus: (text: string) => ParsedFamily[] = require('parse-prometheus-text-format');
-import { startDaemon, type Daemon } from './testing';
+import { freePort, startDaemon, type Daemon } from './testing';
 
 interface ParsedFamily {
   name: string;
   help: string;
   type: string;
   metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string; sum?: string }[];
-}
-
-/** A port free right now (the daemon binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function scrape(port: number, path = '/metrics'): Promise<{ status: number; type: string | null; body: string }> {
