@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** `sluice` / `npm start`: reads the configuration, starts the server, stops on SIGINT/SIGTERM. */
-import { ConfigError, helpText, loadConfig, type Config } from './config';
+import { ConfigError, configSummary, helpText, loadConfig, type Config } from './config';
 import { allOptions, configSections } from './families';
-import { log, setLogLevel } from './log';
+import { configureLog, log } from './log';
 import { startServer } from './server';
 import { VERSION } from './version';
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = loaded;
-  setLogLevel(config.str('loglevel'));
+  configureLog(config);
   let server;
   try {
     server = await startServer(config);
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const where = `${config.str('bind')}:${server.port}`;
+  log.notice('effective configuration (secrets shown as (set); config file sections by name and entry count)', { config: configSummary(config) });
   log.notice(
     `Sluice ${VERSION} listening on ${where} (RESP2/RESP3; try: redis-cli -p ${server.port} PING)` +
       `, ${settingsFrom(config)}` +

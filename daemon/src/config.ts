@@ -53,9 +53,25 @@ export const serverOptions: OptionSpec[] = [
     help: `Command families that run: any of ${FEATURES.join(', ')} (comma-separated; a YAML list in the config file). A family left out answers its commands with an error naming this option, and creates no state (a Sluice used only for rate limits loads no tokenizer).`,
   },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
+  { name: 'log-format', type: 'enum', default: 'text', choices: ['text', 'json'], mutable: true, help: 'Log lines as text (pid:mark time message) or as one JSON object per line (time, pid, level, message, fields).' },
 ];
 
 export type ConfigValue = string | number | boolean;
+
+/**
+ * The effective configuration for the start-up log line: every option as CONFIG GET shows it,
+ * secret ones only as "(set)" or "(empty)", and the config file's sections by name and size
+ * (never their contents: they may hold credentials).
+ */
+export function configSummary(config: Config): { options: Record<string, string>; sections: Record<string, number> } {
+  const options: Record<string, string> = {};
+  for (const o of config.options) options[o.name] = o.secret ? (config.str(o.name) === '' ? '(empty)' : '(set)') : config.show(o.name);
+  const sections: Record<string, number> = {};
+  for (const [key, value] of Object.entries(config.file)) {
+    if (value !== null && typeof value === 'object') sections[key] = Object.keys(value).length;
+  }
+  return { options, sections };
+}
 
 /** The running configuration: option values plus the raw YAML file for family sections. */
 export class Config {
@@ -134,7 +150,8 @@ function parseValue(spec: OptionSpec, raw: string, source: string): ConfigValue 
     }
     case 'integer':
     case 'bytes': {
-      const m = /^(\d+)([a-z]*)$/i.exec(text);
+      // A sign only for options that take negative values (slowlog-log-slower-than -1).
+      const m = (spec.min !== undefined && spec.min < 0 ? /^(-?\d+)([a-z]*)$/i : /^(\d+)([a-z]*)$/i).exec(text);
       const unit = m ? (spec.type === 'bytes' ? UNITS[m[2].toLowerCase() || 'b'] : m[2] === '' ? 1 : undefined) : undefined;
       if (!m || unit === undefined) {
         throw bad(spec.type === 'bytes' ? 'expected a size such as 1024, 64kb, 512mb or 1gb' : 'expected a whole number');

@@ -18,11 +18,13 @@
  * drains; a client whose unsent output passes `client-output-limit` is disconnected.
  */
 import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { ProtocolError, RequestParser, type ParserLimits, type ReplyWriter } from '@sluice/protocol';
 import type { CommandStats, Context, LaterReply, Services, Session, Transaction } from './context';
 import { settle, type CommandRegistry, type ReplyQueue } from './dispatch';
 import { bindFastPath, type FastPath } from './fast-path';
 import { log } from './log';
+import { commandTimer } from './command-timer';
 
 /** What a connection needs of the server beyond what commands see (server.ts implements it). */
 export interface ConnectionHost extends Services {
@@ -88,6 +90,17 @@ function adoptWithSharedReads(accepted: Socket, onRead: (bytes: number) => boole
   return socket;
 }
 
+/**
+ * A TLS socket's decrypted bytes cannot be read into a buffer of ours: each 'data' chunk is
+ * copied into `readBuffer` (64 KB at a time) and handled as a read of that many bytes.
+ */
+function readTlsIntoSharedBuffer(socket: TLSSocket, onRead: (bytes: number) => boolean): Socket {
+  socket.on('data', (chunk: Buffer) => {
+    for (let at = 0; at < chunk.length; at += readBuffer.length) onRead(chunk.copy(readBuffer, 0, at, at + readBuffer.length));
+  });
+  return socket;
+}
+
 /** What a client is told when its input cannot be handled: a protocol error, or (a bug) an internal one. */
 function asClientError(err: unknown, conn: Connection): ProtocolError {
   if (err instanceof ProtocolError) {
@@ -142,7 +155,8 @@ export class Connection implements Session, Context, ReplyQueue {
 
   constructor(server: ConnectionHost, accepted: Socket, id: number) {
     this.server = server;
-    const socket = adoptWithSharedReads(accepted, (bytes) => this.onRead(bytes));
+    const onRead = (bytes: number) => this.onRead(bytes);
+    const socket = accepted instanceof TLSSocket ? readTlsIntoSharedBuffer(accepted, onRead) : adoptWithSharedReads(accepted, onRead);
     this.socket = socket;
     this.id = id;
     this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -191,6 +205,7 @@ export class Connection implements Session, Context, ReplyQueue {
   private startTurn(): void {
     this.turnStart = performance.now();
     this.sinceClockRead = 0;
+    commandTimer.batchBegins(this.turnStart);
   }
 
   /** `bytes` new bytes are at the start of readBuffer. Returning false would stop reading. */
@@ -219,6 +234,7 @@ export class Connection implements Session, Context, ReplyQueue {
       this.closingAfterReplies = true;
     } finally {
       this.inBatch = false;
+      commandTimer.interrupted();
     }
     this.flush();
     this.server.clientMemoryChanged(this);

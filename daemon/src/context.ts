@@ -110,11 +110,13 @@ export interface CommandStats {
   /** The table name (`client|list`). */
   readonly name: string;
   calls: number;
-  /** Calls that were timed, and their total time in µs (one call in TIMING_SAMPLE is timed). */
+  /** Calls that were timed, and their total time in µs (every ordinary call; one fast-path run in TIMING_SAMPLE). */
   timedCalls: number;
   usec: number;
   failedCalls: number;
   rejectedCalls: number;
+  /** Calls per latency bucket (command-timer.ts), made on the first timed call. */
+  histogram?: Float64Array;
 }
 
 /** What the server offers commands. */
@@ -212,5 +214,6 @@ export interface MetricFamily {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
-  samples: { labels?: Record<string, string>; value: number }[];
+  /** `suffix`: a histogram's `_bucket`, `_sum` or `_count` (appended to the name). */
+  samples: { suffix?: string; labels?: Record<string, string>; value: number }[];
 }

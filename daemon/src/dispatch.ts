@@ -8,6 +8,7 @@ import { arityAllows, commandTable, keyPositions, type CommandSpec, type ReplyWr
 import type { CommandStats, Context, Handler, LaterReply, MonitorRegistry, WatchRegistry } from './context';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
+import { commandTimer } from './command-timer';
 
 /**
  * Finds commands by name in any letter case without turning the name into a string: names are
@@ -81,7 +82,7 @@ export function settle(later: LaterReply, entry: CommandStats): Promise<(w: Repl
   );
 }
 
-/** Calls are timed one in TIMING_SAMPLE: INFO commandstats scales the sampled time up. */
+/** Fast-path runs are timed one in TIMING_SAMPLE (fast-path.ts); INFO commandstats scales the sampled time up. */
 export const TIMING_SAMPLE = 64;
 
 /** Every command of the table, joined to its handler. */
@@ -90,7 +91,6 @@ export class CommandRegistry {
   /** Write commands run (the fast path adds its RL.HIT and CL.THROTTLE): Services.changes. */
   writes = 0;
   private readonly index: CommandIndex;
-  private untilTimed = 1;
 
   /**
    * `handlers` maps table names (`rl.hit`, `client|list`) to handlers, one for each entry;
@@ -195,8 +195,7 @@ export class CommandRegistry {
     if (entry.write) this.writes++;
     session.lastCommand = entry.name;
     if (this.monitors.size > 0) this.monitors.feed(session, entry.name, args);
-    const timed = --this.untilTimed === 0;
-    const started = timed ? performance.now() : 0;
+    const started = commandTimer.begin();
     try {
       const later = entry.handler!(ctx, args, w);
       if (later !== undefined) ctx.replyLater(later, entry);
@@ -212,11 +211,7 @@ export class CommandRegistry {
         w.error(`ERR internal error in '${entry.spec.name}': ${(err as Error).message}`);
       }
     }
-    if (timed) {
-      this.untilTimed = TIMING_SAMPLE;
-      entry.timedCalls++;
-      entry.usec += (performance.now() - started) * 1000;
-    }
+    commandTimer.end(session, entry, args, started);
   }
 }
 

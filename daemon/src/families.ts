@@ -6,6 +6,7 @@
 import type { Family, Handler } from './context';
 import { FEATURES, serverOptions, type Config, type OptionSpec } from './config';
 import { ReplyError } from './reply-error';
+import { tlsOptions } from './tls';
 import { serverFamily } from './commands/server';
 import { limitsFamily } from './commands/limits';
 import { leasesFamily } from './commands/leases';
@@ -14,15 +15,16 @@ import { transactionsFamily } from './commands/transactions';
 import { routingFamily } from './commands/routing';
 import { keyspaceFamily } from './commands/keyspace';
 import { persistenceFamily } from './commands/persistence';
+import { observeFamily } from './commands/observe';
 
 /**
  * Persistence comes before the families whose state it restores, so that their `start` (the
  * config file's `policies:`) applies on top of the snapshot.
  */
-export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
+export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily, observeFamily];
 
 /** Every configuration option: the server's, then each family's. */
-export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];
+export const allOptions: readonly OptionSpec[] = [...serverOptions, ...tlsOptions, ...families.flatMap((f) => f.options ?? [])];
 
 /** The config file's top-level sections that families read (not options). */
 export const configSections: ReadonlySet<string> = new Set(families.flatMap((f) => f.configSections ?? []));

@@ -16,6 +16,7 @@ import type { Session, ServerStats } from './context';
 import { TIMING_SAMPLE, type CommandRegistry, type CommandEntry } from './dispatch';
 import native from './native';
 import { countRouting, routingHasWaiters } from './commands/routing';
+import { commandTimer } from './command-timer';
 
 /** The command-table names of the kinds native/core/src/fastpath.rs answers, in its order. */
 const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle', 'route.pick', 'route.done'];
@@ -87,17 +88,22 @@ export class FastPath {
       if (io[3] >= 0) session.lastCommand = kinds[io[3]].name;
       if (runCounts[PICK] !== 0 || settled !== 0) countRouting(runCounts[PICK], settled);
     }
+    let usecEach = NaN;
     if (timed) {
       this.untilTimed = TIMING_SAMPLE;
       if (answered > 0) {
         // The run's time, shared by the commands it answered (one sample per TIMING_SAMPLE runs).
-        const usecEach = ((performance.now() - started) * 1000) / answered;
+        usecEach = ((performance.now() - started) * 1000) / answered;
         for (let k = 0; k < kinds.length; k++) {
           const n = runCounts[k];
           kinds[k].timedCalls += n;
           kinds[k].usec += usecEach * n;
         }
       }
+    }
+    if (answered > 0) {
+      for (let k = 0; k < kinds.length; k++) if (runCounts[k] !== 0) commandTimer.fastCalls(kinds[k], runCounts[k], usecEach, k);
+      commandTimer.interrupted();
     }
     return io[0];
   }

@@ -14,6 +14,8 @@ import { Watches } from './watches';
 import { enabledFamilies, handlersFor } from './families';
 import { FastPath } from './fast-path';
 import { log } from './log';
+import { listenTls } from './tls';
+import type tls from 'node:tls';
 import native from './native';
 
 /** Every tick of the expiry sweep examines about this many entries per store: small, so it never stalls. */
@@ -45,6 +47,8 @@ export class Server implements ConnectionHost {
   private coarseTimer: NodeJS.Timeout;
 
   private listener: net.Server;
+  /** The TLS listener (tls.ts), when tls-port is set. */
+  private tlsListener: tls.Server | null = null;
   private nextClientId = 1;
   private idleTimer: NodeJS.Timeout | null = null;
   private shuttingDown = false;
@@ -63,8 +67,17 @@ export class Server implements ConnectionHost {
     this.coarseTimer.unref();
   }
 
-  /** Starts listening; resolves with the port once bound. */
-  listen(): Promise<number> {
+  /** Starts listening (and on tls-port, if set); resolves with the TCP port once bound. */
+  async listen(): Promise<number> {
+    const port = await this.listenTcp();
+    this.tlsListener = await listenTls(this.config, (socket) => this.accept(socket)).catch((err) => {
+      this.listener.close();
+      throw err;
+    });
+    return port;
+  }
+
+  private listenTcp(): Promise<number> {
     const port = this.config.num('port');
     const host = this.config.str('bind');
     return new Promise((resolve, reject) => {
@@ -232,6 +245,7 @@ export class Server implements ConnectionHost {
     this.shuttingDown = true;
     log.notice(`shutting down (${reason}): no new connections; answering ${this.connections.size} open connection(s)`);
     this.listener.close();
+    this.tlsListener?.close();
     if (this.idleTimer) clearInterval(this.idleTimer);
     clearInterval(this.coarseTimer);
     clearInterval(this.sweepTimer);

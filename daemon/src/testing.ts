@@ -174,3 +174,15 @@ export function redisCli(port: number, args: string[], input?: string): Promise<
     else child.stdin!.end();
   });
 }
+
+/** A TCP port free right now on 127.0.0.1 (for options that take a fixed port; the daemon binds it a moment later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

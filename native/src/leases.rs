@@ -27,3 +27,10 @@ pub fn sem_extend(key: &[u8], lease: f64, ttl_ms: f64, now: f64) -> bool {
 pub fn sem_count(key: &[u8], now: f64) -> u32 {
     CORE.leases.count(key, ns(now)) as u32
 }
+
+/// Writes `[keys with live leases, live leases]` to `out` (the metrics endpoint; walks every key).
+#[napi]
+pub fn lease_stats(now: f64, out: Out<'_>) {
+    out[0] = sluice_core::family::Family::len(&CORE.leases) as f64;
+    out[1] = CORE.leases.held(ns(now)) as f64;
+}

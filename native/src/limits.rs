@@ -140,3 +140,38 @@ pub fn cl_throttle(key: &[u8], max_burst: f64, count: f64, period_s: f64, quanti
     write5(CORE.limits.throttle(key, &q, quantity as i64, ns(now)).values(), out);
     status::OK
 }
+
+/// One key prefix's limiter decisions since start (or CONFIG RESETSTAT): see
+/// `sluice_core::limits::decisions`. `overflow`: the slot of prefixes past the first 64.
+#[napi(object)]
+pub struct PrefixDecisions {
+    pub prefix: Buffer,
+    pub overflow: bool,
+    pub allowed: f64,
+    pub refused: f64,
+    /// Admitted hits that left at most a tenth of the capacity.
+    pub near: f64,
+}
+
+/// Limiter decisions per key prefix (read at scrape time, not on the hot path).
+#[napi]
+pub fn limit_decisions() -> Vec<PrefixDecisions> {
+    CORE.limits
+        .decisions
+        .snapshot()
+        .into_iter()
+        .map(|p| PrefixDecisions {
+            overflow: p.prefix.is_none(),
+            prefix: p.prefix.unwrap_or_default().into(),
+            allowed: p.allowed as f64,
+            refused: p.refused as f64,
+            near: p.near as f64,
+        })
+        .collect()
+}
+
+/// Zeroes the per-prefix decision counts (CONFIG RESETSTAT).
+#[napi]
+pub fn limit_decisions_reset() {
+    CORE.limits.decisions.clear();
+}

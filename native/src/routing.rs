@@ -185,6 +185,38 @@ pub fn route_done(lease: &[u8], status: f64, latency_ms: f64, ttft_ms: f64, tota
     CORE.routing.done(lease, &outcome, ns(now)).map_err(js_err)
 }
 
+/// One deployment's counters for the metrics endpoint and SLUICE.DOCTOR.
+#[napi(object)]
+pub struct DeploymentStats {
+    pub group: String,
+    pub id: String,
+    /// Picks and cooldowns entered since the deployment was added.
+    pub picks: f64,
+    pub cooldowns: f64,
+    pub in_flight: f64,
+    /// Milliseconds of cooldown left (0: not cooling down).
+    pub cooldown_ms: f64,
+}
+
+/// Every deployment of every group with its counters (read at scrape time).
+#[napi]
+pub fn route_deployment_stats(now: f64) -> Vec<DeploymentStats> {
+    let mut all = Vec::new();
+    for group in CORE.routing.groups() {
+        for v in CORE.routing.list(&group, ns(now)).unwrap_or_default() {
+            all.push(DeploymentStats {
+                group: group.to_string(),
+                id: v.deployment.id.to_string(),
+                picks: v.picks as f64,
+                cooldowns: v.cooldowns as f64,
+                in_flight: v.in_flight as f64,
+                cooldown_ms: v.cooldown_ms as f64,
+            });
+        }
+    }
+    all
+}
+
 /// Open leases (INFO routing).
 #[napi]
 pub fn route_open_leases() -> f64 {

@@ -1,5 +1,5 @@
 /** The leases family (SEM.*): concurrency slots with a TTL, one native call each. */
-import type { Family, Handler } from '../context';
+import type { Family, Handler, MetricFamily } from '../context';
 import { ArgReader } from '../args';
 import { MAX_PER_MS } from './limits';
 import native from '../native';
@@ -31,4 +31,15 @@ const handlers: Record<string, Handler> = {
   'sem.count': (ctx, args, w) => w.integer(native.semCount(args[1], ctx.server.now)),
 };
 
-export const leasesFamily: Family = { name: 'leases', handlers };
+const statsOut = new Float64Array(2);
+
+/** Leases held now (walks every key: at scrape time only). */
+function leasesMetrics(): MetricFamily[] {
+  native.leaseStats(native.clockMs(), statsOut);
+  return [
+    { name: 'sluice_leases_held', help: 'Live SEM.* leases across every key.', type: 'gauge', samples: [{ value: statsOut[1] }] },
+    { name: 'sluice_lease_keys', help: 'Keys holding at least one live lease.', type: 'gauge', samples: [{ value: statsOut[0] }] },
+  ];
+}
+
+export const leasesFamily: Family = { name: 'leases', handlers, metrics: leasesMetrics };

@@ -3,7 +3,7 @@
  * from Buffers, make one native call that writes into a preallocated Float64Array, write the
  * reply. Also loads `policies:` from the config file.
  */
-import type { Family, Handler } from '../context';
+import type { Family, Handler, MetricFamily } from '../context';
 import { ArgReader, isWord } from '../args';
 import { errors, ReplyError } from '../reply-error';
 import { writeHelp } from '../replies';
@@ -275,9 +275,23 @@ function loadPolicies(config: Config): void {
   }
 }
 
+/** Limiter decisions per key prefix (bounded: 64 prefixes, then one overflow series). */
+function limitsMetrics(): MetricFamily[] {
+  const decisions: MetricFamily = { name: 'sluice_limit_decisions_total', help: 'RL.HIT, RL.ALL and CL.THROTTLE decisions by key prefix (the key up to its first ":"; "(none)" without one; "(other)" past the first 64 prefixes).', type: 'counter', samples: [] };
+  const near: MetricFamily = { name: 'sluice_limit_near_total', help: 'Admitted hits that left a tenth of the capacity or less, by key prefix.', type: 'counter', samples: [] };
+  for (const p of native.limitDecisions()) {
+    const prefix = p.overflow ? '(other)' : p.prefix.length === 0 ? '(none)' : p.prefix.toString();
+    decisions.samples.push({ labels: { prefix, decision: 'allowed' }, value: p.allowed }, { labels: { prefix, decision: 'refused' }, value: p.refused });
+    near.samples.push({ labels: { prefix }, value: p.near });
+  }
+  return [decisions, near, { name: 'sluice_limit_policies', help: 'Named policies (RL.POLICY LIST).', type: 'gauge', samples: [{ value: native.rlPolicyList().length }] }];
+}
+
 export const limitsFamily: Family = {
   name: 'limits',
   handlers,
   configSections: ['policies'],
   start: loadPolicies,
+  metrics: limitsMetrics,
+  resetStats: () => native.limitDecisionsReset(),
 };

@@ -12,7 +12,7 @@
 import { accessSync, constants, renameSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { Family, Handler, Services } from '../context';
+import type { Family, Handler, MetricFamily, Services } from '../context';
 import { ArgReader } from '../args';
 import { ConfigError, type Config, type OptionSpec } from '../config';
 import { errors, ReplyError } from '../reply-error';
@@ -176,6 +176,17 @@ class Persistence {
     }
   }
 
+  /** Snapshot age and outcome for the metrics endpoint (no samples when snapshots are off). */
+  metrics(): MetricFamily[] {
+    if (this.file === '') return [];
+    const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'gauge', samples: [{ value }] });
+    return [
+      gauge('sluice_snapshot_age_seconds', 'Seconds since the last snapshot written successfully (or since start-up).', Date.now() / 1000 - this.lastSaveUnix),
+      gauge('sluice_snapshot_last_ok', '1 if the last snapshot was written, 0 if it failed.', this.lastStatus === 'ok' ? 1 : 0),
+      { name: 'sluice_snapshots_total', help: 'Snapshots written since start.', type: 'counter', samples: [{ value: this.saves }] },
+    ];
+  }
+
   info(server: Services): string[] {
     const inProgress = this.startedAt >= 0;
     return [
@@ -267,6 +278,7 @@ export const persistenceFamily: Family = {
   handlers,
   options,
   info: [{ name: 'persistence', lines: (server) => persistence.info(server) }],
+  metrics: () => persistence.metrics(),
   start: (config) => persistence.start(config),
   serve: (server) => {
     served = server;

@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReplyWriter } from '@sluice/protocol';
 import { parseDocument, visit } from 'yaml';
-import type { Context, Family, Handler, LaterReply, Session } from '../context';
+import type { Context, Family, Handler, LaterReply, MetricFamily, Session } from '../context';
 import { ArgReader, isWord } from '../args';
 import { ConfigError, type Config } from '../config';
 import { log } from '../log';
@@ -114,6 +114,8 @@ function parsePick(args: Buffer[]): PickArgs {
 
 /** Counters for INFO routing. */
 const stats = { picks: 0, refusals: 0, waited: 0, waitTimeouts: 0, done: 0 };
+/** Refused picks by group (metrics; bounded by the groups that exist: an unknown group is an error, not a refusal). */
+const refusalsByGroup = new Map<string, number>();
 
 /** Picks and settled DONEs the native fast path answered (fast-path.ts), for INFO routing. */
 export function countRouting(picks: number, settled: number): void {
@@ -144,7 +146,11 @@ function pick(p: PickArgs, now: number, w: ReplyWriter, resp3: boolean): number 
   }
   w.advanceTo(io[1]);
   if (io[0] === PICKED) stats.picks++;
-  else stats.refusals++;
+  else {
+    stats.refusals++;
+    const group = p.group.toString();
+    refusalsByGroup.set(group, (refusalsByGroup.get(group) ?? 0) + 1);
+  }
   return io[0];
 }
 
@@ -549,14 +555,35 @@ function routingInfo(): string[] {
   ];
 }
 
+/** Picks, cooldowns, in-flight requests per deployment; refusals per group. */
+function routingMetrics(): MetricFamily[] {
+  const per = (name: string, help: string, type: 'counter' | 'gauge'): MetricFamily => ({ name, help, type, samples: [] });
+  const picks = per('sluice_route_picks_total', 'ROUTE.PICK answers naming this deployment.', 'counter');
+  const cooldowns = per('sluice_route_cooldowns_total', 'Times this deployment entered cooldown (after failures, or by ROUTE.COOLDOWN).', 'counter');
+  const inFlight = per('sluice_route_in_flight', 'Requests picked for this deployment and not yet done.', 'gauge');
+  const cooling = per('sluice_route_cooling_down', '1 while this deployment is cooling down.', 'gauge');
+  for (const d of native.routeDeploymentStats(native.clockMs())) {
+    const labels = { group: d.group, deployment: d.id };
+    picks.samples.push({ labels, value: d.picks });
+    cooldowns.samples.push({ labels, value: d.cooldowns });
+    inFlight.samples.push({ labels, value: d.inFlight });
+    cooling.samples.push({ labels, value: d.cooldownMs > 0 ? 1 : 0 });
+  }
+  const refusals = per('sluice_route_refusals_total', 'ROUTE.PICK refusals (no deployment had room), by group.', 'counter');
+  for (const [group, n] of refusalsByGroup) refusals.samples.push({ labels: { group }, value: n });
+  return [picks, refusals, cooldowns, inFlight, cooling];
+}
+
 export const routingFamily: Family = {
   name: 'routing',
   handlers,
   configSections: ['model_list', 'router_settings', 'routing'],
   info: [{ name: 'routing', lines: routingInfo }],
+  metrics: routingMetrics,
   start,
   resetStats: () => {
     stats.picks = stats.refusals = stats.waited = stats.waitTimeouts = stats.done = 0;
+    refusalsByGroup.clear();
   },
   sessionClosed: (session) => {
     for (const [group, queue] of [...queues]) {

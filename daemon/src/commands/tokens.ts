@@ -6,7 +6,7 @@
  * error (`ERR ...`).
  */
 import type { ReplyWriter } from '@sluice/protocol';
-import type { Context, Family, Handler, LaterReply } from '../context';
+import type { Context, Family, Handler, LaterReply, MetricFamily } from '../context';
 import { ArgReader, integerOrNaN } from '../args';
 import { ConfigError, type Config, type OptionSpec } from '../config';
 import { asReplyError, ReplyError } from '../reply-error';
@@ -34,7 +34,7 @@ const infoOut = new Float64Array(2);
 const statsOut = new Float64Array(6);
 
 /** Calls served on the event loop and on worker threads (INFO tokens). */
-const calls = { inline: 0, offloaded: 0, firstUse: 0 };
+const calls = { inline: 0, offloaded: 0, firstUse: 0, tokens: 0 };
 
 /** The reply for work running on the thread pool; `start` may throw (unknown model). */
 function later<T>(start: () => Promise<T>, write: (w: ReplyWriter, value: T) => void): LaterReply {
@@ -68,6 +68,11 @@ function inline(ctx: Context, bytes: number, what: string): boolean {
 }
 
 const writeInteger = (w: ReplyWriter, n: number) => w.integer(n);
+/** TOK.COUNT and TOK.CHAT replies: the tokens counted add up (metrics). */
+const writeCount = (w: ReplyWriter, n: number) => {
+  calls.tokens += n;
+  w.integer(n);
+};
 const writeIds = (w: ReplyWriter, ids: Uint32Array) => w.integers(ids);
 
 /** What the sync functions return while the model's encoding is not built (tokEncode: null). */
@@ -104,7 +109,7 @@ function run<T>(
 
 const count: Handler = (ctx, args, w) => {
   const [, model, text] = args;
-  return run(ctx, w, text.length, 'text', () => native.tokCount(model, text), () => native.tokCountAsync(model, text), writeInteger);
+  return run(ctx, w, text.length, 'text', () => native.tokCount(model, text), () => native.tokCountAsync(model, text), writeCount);
 };
 
 const NEGATIVE_LIMIT = 'ERR limit must be a non-negative integer';
@@ -122,7 +127,7 @@ const chat: Handler = (ctx, args, w) => {
   const tools = r.word('tools') ? r.next() : undefined;
   r.finish();
   const bytes = messages.length + (tools?.length ?? 0);
-  return run(ctx, w, bytes, 'messages and tools JSON', () => native.tokChat(model, messages, tools), () => native.tokChatAsync(model, messages, tools), writeInteger);
+  return run(ctx, w, bytes, 'messages and tools JSON', () => native.tokChat(model, messages, tools), () => native.tokChatAsync(model, messages, tools), writeCount);
 };
 
 const encode: Handler = (ctx, args, w) => {
@@ -205,6 +210,25 @@ function resetTokensStats(): void {
   calls.inline = 0;
   calls.offloaded = 0;
   calls.firstUse = 0;
+  calls.tokens = 0;
+}
+
+function tokensMetrics(): MetricFamily[] {
+  native.tokCacheStats(statsOut);
+  const [hits, misses, entries] = statsOut;
+  const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'counter', samples: [{ value }] });
+  return [
+    counter('sluice_tokens_counted_total', 'Tokens counted by TOK.COUNT and TOK.CHAT.', calls.tokens),
+    counter('sluice_token_cache_hits_total', 'Token counts answered from the cache.', hits),
+    counter('sluice_token_cache_misses_total', 'Token counts not in the cache.', misses),
+    { name: 'sluice_token_cache_entries', help: 'Entries in the token count cache.', type: 'gauge', samples: [{ value: entries }] },
+    {
+      name: 'sluice_token_calls_total',
+      help: 'TOK.* calls counted on the event loop (where="inline") or on worker threads ("offloaded").',
+      type: 'counter',
+      samples: [{ labels: { where: 'inline' }, value: calls.inline }, { labels: { where: 'offloaded' }, value: calls.offloaded }],
+    },
+  ];
 }
 
 const WINDOW_KEYS: Record<string, string> = { 'context-window': 'context window', 'max-output-tokens': 'max output tokens' };
@@ -269,4 +293,5 @@ export const tokensFamily: Family = {
   info: [{ name: 'tokens', lines: tokensInfo }],
   start: configureTokens,
   resetStats: resetTokensStats,
+  metrics: tokensMetrics,
 };

@@ -111,6 +111,11 @@ impl Leases {
         self.shard(key).get(key).map_or(0, |h| h.iter().filter(|l| l.expires_at > now).count())
     }
 
+    /// Live leases across every key (the metrics endpoint; walks every shard, one at a time).
+    pub fn held(&self, now: i64) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).values().map(|v| v.iter().filter(|l| l.expires_at > now).count()).sum::<usize>()).sum()
+    }
+
     /// Drops expired leases and the keys left with none, whole shards at a time from where the
     /// last call stopped, until about `budget` keys were examined. Returns keys removed.
     pub fn sweep(&self, now: i64, budget: usize) -> usize {

@@ -2,7 +2,7 @@
 import { globMatch } from '@sluice/protocol';
 import type { Handler } from '../../context';
 import { ConfigError, type Config } from '../../config';
-import { setLogLevel } from '../../log';
+import { configureLog } from '../../log';
 import { errors, ReplyError } from '../../reply-error';
 import { writeHelp } from '../../replies';
 
@@ -76,7 +76,7 @@ export const configHandlers: Record<string, Handler> = {
       if (err instanceof ConfigError) throw new ReplyError(`ERR CONFIG SET failed - ${err.message}`);
       throw err;
     }
-    setLogLevel(cfg.str('loglevel'));
+    configureLog(cfg);
     ctx.server.configChanged();
     w.ok();
   },

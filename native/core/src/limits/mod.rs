@@ -3,6 +3,7 @@
 //! CL.THROTTLE. Knows nothing of N-API or RESP; every operation takes `now` (ns on the daemon's
 //! monotonic clock) so tests drive time.
 
+pub mod decisions;
 pub mod fixed;
 pub mod gcra;
 pub mod keys;
@@ -129,6 +130,8 @@ pub struct Limits {
     sliding: Store<sliding::Rest>,
     fixed: Store<fixed::Rest>,
     pub policies: policy::Policies,
+    /// Hits admitted and refused, per key prefix (metrics, SLUICE.DOCTOR).
+    pub decisions: decisions::Decisions,
     /// Unix ns at clock zero, so windows align to the epoch.
     offset: AtomicI64,
 }
@@ -152,7 +155,7 @@ fn guard<'a, 'g, R>(guards: &'a mut [(usize, MutexGuard<'g, Shard<R>>)], shard: 
 
 impl Limits {
     pub fn new() -> Self {
-        Limits { gcra: Store::new(), sliding: Store::new(), fixed: Store::new(), policies: policy::Policies::default(), offset: AtomicI64::new(0) }
+        Limits { gcra: Store::new(), sliding: Store::new(), fixed: Store::new(), policies: policy::Policies::default(), decisions: decisions::Decisions::default(), offset: AtomicI64::new(0) }
     }
 
     pub fn set_epoch_offset(&self, unix_ns_at_zero: i64) {
@@ -172,14 +175,18 @@ impl Limits {
     /// RL.HIT (`consume`) or RL.PEEK.
     pub fn hit(&self, key: &[u8], p: &Params, cost: u64, now: i64, consume: bool) -> Outcome {
         let off = self.offset();
-        match p.algo {
+        let o = match p.algo {
             Algo::Gcra => self.gcra.update(key, now, |st| {
                 let (o, tat) = gcra::hit(p, st.map(|s| s.0), cost, now, consume);
                 (o, tat.map(|t| Some((t, ()))))
             }),
             Algo::Sliding => self.sliding.update(key, now, |st| sliding::hit(p, st, cost, now, consume, off)),
             Algo::Fixed => self.fixed.update(key, now, |st| fixed::hit(p, st, cost, now, consume, off)),
+        };
+        if consume {
+            self.decisions.record(key, o.allowed, o.remaining, o.limit);
         }
+        o
     }
 
     /// RL.ADJUST: charge (delta > 0) or refund (delta < 0) without refusing. Returns the
@@ -266,6 +273,15 @@ impl Limits {
             }
             remaining[i] = o.remaining as f64;
         }
+        // Decisions: every key when all were admitted; else the one key that refused.
+        if result.allowed {
+            for (i, it) in items.iter().enumerate() {
+                let capacity = if it.params.algo == Algo::Gcra { it.params.burst } else { it.params.limit };
+                self.decisions.record(it.key, true, remaining[i] as i64, capacity);
+            }
+        } else {
+            self.decisions.record(items[result.refused as usize].key, false, 0, 0);
+        }
         if result.allowed {
             self.note_lens(&g_gcra, &g_sliding, &g_fixed);
             return result;
@@ -310,10 +326,12 @@ impl Limits {
 
     /// CL.THROTTLE (redis-cell's arithmetic); shares the GCRA store (tat in ns).
     pub fn throttle(&self, key: &[u8], q: &throttle::Quota, quantity: i64, now: i64) -> throttle::Reply {
-        self.gcra.update(key, now, |st| {
+        let r = self.gcra.update(key, now, |st| {
             let (reply, tat) = throttle::throttle(q, st.map(|s| s.0), quantity, now);
             (reply, tat.map(|t| Some((t, ()))))
-        })
+        });
+        self.decisions.record(key, r.limited == 0, r.remaining, r.limit.max(0) as u64);
+        r
     }
 
     /// One step of the background sweep: examines about `budget` entries per store.

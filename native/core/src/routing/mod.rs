@@ -261,6 +261,7 @@ impl Router {
         st.hot[i].cooldown_until_ns = if ms == 0 {
             0
         } else {
+            st.slots[i].live.cooldowns += 1;
             now.saturating_add(ms * 1_000_000)
         };
         true

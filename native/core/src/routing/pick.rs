@@ -370,6 +370,7 @@ impl Router {
         hot.in_flight += 1;
         hot.rpm_used += 1;
         hot.tpm_used += req.tokens;
+        st.slots[chosen].live.picks += 1;
         let cfg = st.slots[chosen].cfg.clone();
         let lease_no = self.new_lease_no();
         let expires_ns = clock.now.saturating_add(
@@ -492,6 +493,7 @@ impl Router {
                 now,
             ) {
                 let ms = cooldown::cooldown_ms(&cfg, &settings);
+                live.cooldowns += 1;
                 hot.cooldown_until_ns = hot
                     .cooldown_until_ns
                     .max(now.saturating_add(ms * 1_000_000));

@@ -125,6 +125,10 @@ pub struct Live {
     /// Budget window index (unix ms / budget_duration) and what was spent in it.
     pub budget_window: u64,
     pub budget_spent: f64,
+    /// Picks of this deployment and cooldowns it entered (automatic or by hand), since it was
+    /// added: the metrics endpoint and SLUICE.DOCTOR read them.
+    pub picks: u64,
+    pub cooldowns: u64,
 }
 
 impl Live {
@@ -212,6 +216,8 @@ impl Slot {
                 .div_ceil(1_000_000),
             fails: self.live.failures.fails_minute.get(now),
             budget_spent: self.live.budget_spent_now(&self.cfg, unix_ms),
+            picks: self.live.picks,
+            cooldowns: self.live.cooldowns,
         }
     }
 }
@@ -229,6 +235,8 @@ pub struct DeploymentView {
     pub cooldown_ms: u64,
     pub fails: u64,
     pub budget_spent: f64,
+    pub picks: u64,
+    pub cooldowns: u64,
 }
 
 impl DeploymentView {
