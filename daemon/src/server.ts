@@ -14,7 +14,7 @@ import { Watches } from './watches';
 import { families } from './families';
 import { FastPath } from './fast-path';
 import { log } from './log';
-import { admissionRefusal } from './commands/access';
+import { makeRoomToAuthenticate } from './commands/access';
 import native from './native';
 
 /** Every tick of the expiry sweep examines about this many entries per store: small, so it never stalls. */
@@ -134,24 +134,17 @@ export class Server implements ConnectionHost {
       return;
     }
     this.stats.connectionsReceived++;
-    if (this.connections.size >= this.config.num('maxclients')) {
-      this.refuseConnection(socket, 'ERR max number of clients reached');
-      return;
-    }
-    const refusal = admissionRefusal(this); // too many waiting to authenticate (commands/access.ts)
-    if (refusal !== null) {
-      this.refuseConnection(socket, refusal);
+    // Idle connections that have not authenticated give way to new ones (commands/access.ts).
+    const full = this.connections.size >= this.config.num('maxclients');
+    if (!makeRoomToAuthenticate(this, full) && full) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => {});
+      socket.end('-ERR max number of clients reached\r\n');
+      socket.resume(); // read to the client's close, so the socket is released
       return;
     }
     const conn = new Connection(this, socket, this.nextClientId++);
     this.connections.set(conn.id, conn);
-  }
-
-  private refuseConnection(socket: net.Socket, error: string): void {
-    this.stats.rejectedConnections++;
-    socket.on('error', () => {});
-    socket.end(`-${error}\r\n`);
-    socket.resume(); // read to the client's close, so the socket is released
   }
 
   forget(conn: Connection): void {

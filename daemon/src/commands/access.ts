@@ -22,7 +22,7 @@ const options: OptionSpec[] = [
   { name: 'protected-mode', type: 'boolean', default: 'yes', mutable: false, help: 'Refuse to start when listening on an address other than loopback while the default user needs no password (no requirepass). Set a password, or say "no" to accept that anyone who reaches the port may run every command.' },
   { name: 'auth-failures-per-minute', type: 'integer', default: '10', min: 0, mutable: true, help: 'Failed AUTH (and HELLO AUTH) attempts allowed per client address per minute (a burst of this many, then one per 60/N s); further attempts are refused without checking the password. 0: no limit.' },
   { name: 'auth-timeout', type: 'integer', default: '5', min: 0, mutable: true, help: 'Seconds a connection may stay open without authenticating when a password is required; then it is closed. 0: no deadline.' },
-  { name: 'maxclients-unauthenticated', type: 'integer', default: '0', min: 0, mutable: true, help: 'Most connections at once that have not authenticated (when a password is required); more are refused, so they cannot take every maxclients slot. 0: half of maxclients.' },
+  { name: 'maxclients-unauthenticated', type: 'integer', default: '0', min: 0, mutable: true, help: 'Most connections at once that have not authenticated yet (when a password is required); a new one closes the oldest of them, so idle connections cannot take every maxclients slot nor lock out a client that authenticates. 0: half of maxclients.' },
   { name: 'acllog-max-len', type: 'integer', default: '128', min: 0, mutable: true, help: 'Most entries ACL LOG keeps.' },
 ];
 
@@ -36,7 +36,7 @@ const stats = {
   deniedCommand: 0,
   deniedKey: 0,
   authRateLimited: 0,
-  unauthenticatedRejected: 0,
+  unauthenticatedEvicted: 0,
   unauthenticatedTimedOut: 0,
 };
 
@@ -145,19 +145,34 @@ export function authenticatedOnConnect(): boolean {
   return users.defaultUser.enabled && users.defaultUser.nopass;
 }
 
+/** Connections closed to make room for newer ones (they are still in the client list until closed). */
+const evicted = new WeakSet<Session>();
+
 /**
- * The server's check before it accepts a connection: an error text if it must be refused
- * because `maxclients-unauthenticated` connections are already waiting to authenticate.
+ * The server calls this before it accepts a connection. When `maxclients-unauthenticated`
+ * connections are already waiting to authenticate, the oldest of them is told why and closed:
+ * idle connections that never authenticate cannot hold the door shut, and a client that
+ * authenticates promptly after connecting always gets in (the cap keeps the other slots of
+ * maxclients for authenticated clients). When every maxclients slot is taken (`full`), the
+ * oldest unauthenticated connection makes room too. Returns true if one was closed.
  */
-export function admissionRefusal(server: Services): string | null {
-  if (authenticatedOnConnect()) return null;
+export function makeRoomToAuthenticate(server: Services, full: boolean): boolean {
+  if (authenticatedOnConnect()) return false;
   const cap = unauthenticatedCap(server.config);
   let waiting = 0;
-  for (const c of server.clients.values()) if (!c.authenticated) waiting++;
-  if (waiting < cap) return null;
-  stats.unauthenticatedRejected++;
-  log.warning(`connection refused: ${waiting} connections are waiting to authenticate (maxclients-unauthenticated ${cap})`);
-  return 'ERR max number of unauthenticated clients reached';
+  let oldest: Session | null = null;
+  for (const c of server.clients.values()) {
+    if (c.authenticated || evicted.has(c)) continue;
+    waiting++;
+    if (oldest === null || c.id < oldest.id) oldest = c;
+  }
+  if ((waiting < cap && !full) || oldest === null) return false;
+  stats.unauthenticatedEvicted++;
+  evicted.add(oldest);
+  log.warning(`client ${oldest.id} (${oldest.addr}) closed: ${waiting} connections were waiting to authenticate (maxclients-unauthenticated ${cap}${full ? ', and maxclients is reached' : ''}); the oldest makes room`);
+  oldest.pushOutOfBand(Buffer.from('-ERR closed: too many connections waiting to authenticate (maxclients-unauthenticated); authenticate right after connecting\r\n'));
+  oldest.closeAfterReplies();
+  return true;
 }
 
 function unauthenticatedCap(config: Config): number {
@@ -179,7 +194,14 @@ function loadUsers(config: Config): void {
       if (typeof rules !== 'string') throw new ConfigError(`config file ${config.filePath}: users.${name} must be a string of ACL rules, such as "on #<sha256 hex> +@read ~*"`);
       if (/[\s\0]/.test(name)) throw new ConfigError(`config file ${config.filePath}: user name '${name}' has a space or a null character`);
       try {
-        users.setUser(name, rules.split(/\s+/).filter((r) => r !== ''));
+        // Each user starts from nothing, as in a Redis ACL file (the default user too).
+        const user = users.setUser(name, ['reset', ...rules.split(/\s+/).filter((r) => r !== '')]);
+        if (user.enabled && !user.nopass && user.passwords.length === 0) {
+          log.warning(
+            `config file ${config.filePath}: user '${name}' has no password and is not nopass: nobody can authenticate as it. ` +
+              `If its rules have a #<sha256> password, quote them ("on #... +@read"): unquoted, YAML reads # as the start of a comment.`,
+          );
+        }
       } catch (err) {
         if (err instanceof AclRuleError) throw new ConfigError(`config file ${config.filePath}: users.${name}: rule '${err.rule}': ${err.message}`);
         throw err;
@@ -436,7 +458,7 @@ export const accessFamily: Family = {
           `acl_access_denied_key:${stats.deniedKey}`,
           `auth_failures_rate_limited:${stats.authRateLimited}`,
           `unauthenticated_clients:${waiting}`,
-          `unauthenticated_clients_rejected:${stats.unauthenticatedRejected}`,
+          `unauthenticated_clients_evicted:${stats.unauthenticatedEvicted}`,
           `unauthenticated_clients_timed_out:${stats.unauthenticatedTimedOut}`,
         ];
       },
@@ -451,7 +473,7 @@ export const accessFamily: Family = {
         { labels: { reason: 'command' }, value: stats.deniedCommand },
         { labels: { reason: 'key' }, value: stats.deniedKey },
       ] },
-      counter('sluice_unauthenticated_rejected_total', 'Connections refused because maxclients-unauthenticated were waiting to authenticate.', stats.unauthenticatedRejected),
+      counter('sluice_unauthenticated_evicted_total', 'Connections closed, oldest first, because maxclients-unauthenticated were waiting to authenticate.', stats.unauthenticatedEvicted),
       counter('sluice_unauthenticated_timed_out_total', 'Connections closed for not authenticating within auth-timeout.', stats.unauthenticatedTimedOut),
     ];
   },
