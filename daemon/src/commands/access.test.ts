@@ -117,6 +117,23 @@ describe('users from the config file', () => {
     assert.deepEqual(await admin.call('RL.PEEK', 'k2', 'LIMIT', '1', 'PER', '1000'), [1, 1, 1, -1, 0]);
   });
 
+  test('a command refused between MULTI and EXEC aborts the transaction (EXECABORT), as in Redis', async () => {
+    const c = await RawClient.connect(daemon.port);
+    await c.send(resp('AUTH', 'tenant-a', 'a-pass'), '+OK\r\n');
+    assert.equal(await c.send(resp('MULTI'), '\r\n'), '-NOPERM User tenant-a has no permissions to run the \'multi\' command\r\n');
+    c.close();
+    assert.equal(await admin.call('ACL', 'SETUSER', 'tx', 'on', '>tx', '+@transaction', '+@limits', '~tx:*'), 'OK');
+    const t = await RawClient.connect(daemon.port);
+    await t.send(resp('AUTH', 'tx', 'tx'), '+OK\r\n');
+    assert.equal(await t.send(resp('MULTI'), '\r\n'), '+OK\r\n');
+    assert.equal(await t.send(resp('RL.HIT', 'tx:1', 'LIMIT', '1', 'PER', '1000'), '\r\n'), '+QUEUED\r\n');
+    assert.equal(await t.send(resp('RL.HIT', 'other:1', 'LIMIT', '1', 'PER', '1000'), '\r\n'), '-NOPERM No permissions to access a key\r\n');
+    assert.equal(await t.send(resp('EXEC'), '\r\n'), '-EXECABORT Transaction discarded because of previous errors.\r\n');
+    t.close();
+    assert.deepEqual(await admin.call('RL.PEEK', 'tx:1', 'LIMIT', '1', 'PER', '1000'), [1, 1, 1, -1, 0], 'nothing ran');
+    assert.equal(await admin.call('ACL', 'DELUSER', 'tx'), 1);
+  });
+
   test('WRONGPASS for a wrong password, an unknown user and a disabled user; AUTH <pass> is the default user', async () => {
     const c = await RawClient.connect(daemon.port);
     const wrongpass = '-WRONGPASS invalid username-password pair or user is disabled.\r\n';
