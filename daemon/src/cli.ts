@@ -4,6 +4,7 @@ import { ConfigError, helpText, loadConfig, type Config } from './config';
 import { allOptions, configSections } from './families';
 import { log, setLogLevel } from './log';
 import { startServer } from './server';
+import { authenticatedOnConnect } from './commands/access';
 import { VERSION } from './version';
 
 /** Where the settings came from, for the start-up line. */
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   log.notice(
     `Sluice ${VERSION} listening on ${where} (RESP2/RESP3; try: redis-cli -p ${server.port} PING)` +
       `, ${settingsFrom(config)}` +
-      `${config.str('requirepass') ? ', password required' : ''}`,
+      `${authenticatedOnConnect() ? '' : ', password required'}`,
   );
   let signals = 0;
   const onSignal = (signal: string) => {

@@ -235,6 +235,19 @@ describe('users from the config file', () => {
     ops.disconnect();
   });
 
+  test('MONITOR never shows ACL SETUSER (its passwords), AUTH or HELLO', async () => {
+    const monitor = await RawClient.connect(daemon.port);
+    await monitor.send(resp('AUTH', ADMIN), '+OK\r\n');
+    await monitor.send(resp('MONITOR'), '+OK\r\n');
+    assert.equal(await admin.call('ACL', 'SETUSER', 'watched', 'on', '>very-secret'), 'OK');
+    assert.equal(await admin.call('ACL', 'GETUSER', 'watched').then((u) => (u as unknown[])[0]), 'flags');
+    assert.equal(await admin.call('ACL', 'DELUSER', 'watched'), 1);
+    await admin.call('ECHO', 'after');
+    const seen = await monitor.until((t) => t.includes('"after"'));
+    assert.ok(!seen.includes('very-secret') && !seen.includes('watched'), seen);
+    monitor.close();
+  });
+
   test('requirepass stays the default user\'s password, also through CONFIG SET', async () => {
     assert.equal(await admin.call('CONFIG', 'SET', 'requirepass', 'newer'), 'OK');
     const c = await RawClient.connect(daemon.port);
