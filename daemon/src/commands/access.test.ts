@@ -183,6 +183,7 @@ describe('users from the config file', () => {
     assert.deepEqual(leases.sort(), ['sem.acquire', 'sem.count', 'sem.extend', 'sem.release']);
     assert.deepEqual(((await admin.call('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'leases')) as string[]).sort(), leases);
     await assert.rejects(admin.call('ACL', 'CAT', 'nosuch'), { message: "ERR Unknown category 'nosuch'" });
+    await assert.rejects(admin.call('ACL', 'CAT', '@leases'), { message: "ERR Unknown category '@leases'" }, 'named without @, as in Redis');
   });
 
   test('ACL DRYRUN says why, with the key or command named', async () => {

@@ -299,7 +299,7 @@ const handlers: Record<string, Handler> = {
   'acl|cat': (_ctx, args, w) => {
     if (args.length === 2) return w.bulks([...aclCategories]);
     if (args.length > 3) throw errors.wrongArgs('acl|cat');
-    const category = args[2].toString().toLowerCase().replace(/^@/, '');
+    const category = args[2].toString().toLowerCase(); // without '@', as Redis takes it
     if (!aclCategories.includes(category)) throw new ReplyError(`ERR Unknown category '${args[2].toString().slice(0, 128)}'`);
     const names: string[] = [];
     for (const spec of commandTable.values()) {
