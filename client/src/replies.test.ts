@@ -197,10 +197,10 @@ const ownConnection = (protocol: 2 | 3): string[][][] => [
 ];
 /**
  * Not sent: SHUTDOWN stops the daemon (its declaration, `none`, says so); ROUTE.RELOAD needs a
- * routing config file (its OK is checked in daemon/src/commands/routing.test.ts); ACL SAVE needs a
- * config file (checked in daemon/src/commands/access.test.ts).
+ * routing config file (its OK is checked in daemon/src/commands/routing.test.ts); ACL LOAD and
+ * ACL SAVE need a config file (checked in daemon/src/commands/access.test.ts).
  */
-const NOT_SENT = new Set(['shutdown', 'route.reload', 'acl|save']);
+const NOT_SENT = new Set(['shutdown', 'route.reload', 'acl|load', 'acl|save']);
 
 function leafNames(): string[] {
   return [...commandTable.values()].flatMap((s) => (s.subcommands ? [...(s.reply ? [s.name] : []), ...s.subcommands.map((c) => c.name)] : [s.name]));

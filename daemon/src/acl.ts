@@ -300,17 +300,17 @@ export class UserRegistry {
     return staged;
   }
 
+  /** Adds `user`, or makes the user of that name a copy of it (its connections see the change). */
+  put(user: AclUser): void {
+    const existing = this.byName.get(user.name);
+    if (existing) existing.copyFrom(user);
+    else this.byName.set(user.name, user);
+  }
+
   /** Deletes a user; true if it existed. The default user cannot be deleted (callers refuse first). */
   delete(name: string): boolean {
     if (name === 'default') return false;
     return this.byName.delete(name);
-  }
-
-  /** Forgets every user but a fresh default (a start, a reload). */
-  clear(): void {
-    this.byName.clear();
-    this.defaultUser.copyFrom(UserRegistry.newDefault());
-    this.byName.set('default', this.defaultUser);
   }
 
   /** The user `name` if it is enabled and `password` is one of its passwords, else null. */

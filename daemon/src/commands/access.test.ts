@@ -280,12 +280,44 @@ describe('users from the config file', () => {
   });
 });
 
-test('ACL SAVE without a config file says there is nowhere to save', async () => {
+test('ACL SAVE and ACL LOAD without a config file say there is nothing to save to or load from', async () => {
   const daemon = await startDaemon();
   try {
     const c = new Redis({ port: daemon.port });
     await assert.rejects(c.call('ACL', 'SAVE'), /^ReplyError: ERR This instance was started without a config file/);
+    await assert.rejects(c.call('ACL', 'LOAD'), /^ReplyError: ERR This instance was started without a config file/);
     c.disconnect();
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('ACL LOAD reloads the users: section: all or nothing; connections of removed users are closed', async () => {
+  const file = writeConfig(`requirepass: root\nusers:\n  keep: "on >k +@read ~*"\n  gone: "on >g +@all ~*"\n`);
+  const daemon = await startDaemon(['--config', file]);
+  try {
+    const admin = new Redis({ port: daemon.port, password: 'root' });
+    const keep = await RawClient.connect(daemon.port);
+    const gone = await RawClient.connect(daemon.port);
+    await keep.send(resp('AUTH', 'keep', 'k'), '+OK\r\n');
+    await gone.send(resp('AUTH', 'gone', 'g'), '+OK\r\n');
+    writeFileSync(file, `requirepass: root\nusers:\n  keep: "on >k +@read +rl.hit ~*"\n  new: "on >n +@tokens ~*"\n  bad: "on +@nosuch"\n`);
+    await assert.rejects(admin.call('ACL', 'LOAD'), {
+      message: `ERR config file ${file}: users.bad: rule '+@nosuch': Unknown command or category name in ACL; no user was changed`,
+    });
+    assert.deepEqual(await admin.call('ACL', 'USERS'), ['default', 'gone', 'keep']);
+    writeFileSync(file, `requirepass: root\nusers:\n  keep: "on >k +@read +rl.hit ~*"\n  new: "on >n +@tokens ~*"\n`);
+    assert.equal(await admin.call('ACL', 'LOAD'), 'OK');
+    assert.deepEqual(await admin.call('ACL', 'USERS'), ['default', 'keep', 'new']);
+    await gone.waitClosed();
+    // The connection of a user that stays sees its new rules; requirepass is still the default's password.
+    assert.match(await keep.send(resp('RL.HIT', 'x', 'LIMIT', '1', 'PER', '1000'), '\r\n'), /^\*5\r\n/);
+    assert.equal(await admin.call('ACL', 'WHOAMI'), 'default');
+    const fresh = await RawClient.connect(daemon.port);
+    assert.equal(await fresh.send(resp('AUTH', 'root'), '\r\n'), '+OK\r\n');
+    fresh.close();
+    keep.close();
+    admin.disconnect();
   } finally {
     await daemon.stop();
   }

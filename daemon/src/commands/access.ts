@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { parseDocument } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import { aclCategories, commandTable, findSpec, arityAllows, type CommandSpec } from '@sluice/protocol';
 import type { Context, Family, Handler, MetricFamily, Services, Session } from '../context';
-import { AclRuleError, refusalMessage, users, type AclUser } from '../acl';
+import { AclRuleError, AclUser, UserRegistry, refusalMessage, users } from '../acl';
 import { ArgReader, isWord } from '../args';
 import { ConfigError, type Config, type OptionSpec } from '../config';
 import { errors, ReplyError } from '../reply-error';
@@ -182,33 +182,52 @@ function unauthenticatedCap(config: Config): number {
 
 // --- start: users from the config file, requirepass, protected mode ------------------------
 
-/** Loads `users:` (name: rules), then requirepass as the default user's password. */
-function loadUsers(config: Config): void {
-  users.clear();
-  const section = config.file.users;
-  if (section !== undefined && section !== null) {
-    if (typeof section !== 'object' || Array.isArray(section)) {
-      throw new ConfigError(`config file ${config.filePath}: 'users' must be a mapping of user name: ACL rules (for example "dashboard: on #<sha256 hex> +@read ~*")`);
-    }
-    for (const [name, rules] of Object.entries(section as Record<string, unknown>)) {
-      if (typeof rules !== 'string') throw new ConfigError(`config file ${config.filePath}: users.${name} must be a string of ACL rules, such as "on #<sha256 hex> +@read ~*"`);
-      if (/[\s\0]/.test(name)) throw new ConfigError(`config file ${config.filePath}: user name '${name}' has a space or a null character`);
-      try {
-        // Each user starts from nothing, as in a Redis ACL file (the default user too).
-        const user = users.setUser(name, ['reset', ...rules.split(/\s+/).filter((r) => r !== '')]);
-        if (user.enabled && !user.nopass && user.passwords.length === 0) {
-          log.warning(
-            `config file ${config.filePath}: user '${name}' has no password and is not nopass: nobody can authenticate as it. ` +
-              `If its rules have a #<sha256> password, quote them ("on #... +@read"): unquoted, YAML reads # as the start of a comment.`,
-          );
-        }
-      } catch (err) {
-        if (err instanceof AclRuleError) throw new ConfigError(`config file ${config.filePath}: users.${name}: rule '${err.rule}': ${err.message}`);
-        throw err;
-      }
-    }
+/**
+ * Reads a `users:` section (name: rules) into users built from nothing, as in a Redis ACL file
+ * (the default user too), without touching the running ones. Throws ConfigError naming the
+ * user and the rule at the first bad one.
+ */
+function readUsersSection(section: unknown, filePath: string): AclUser[] {
+  if (section === undefined || section === null) return [];
+  if (typeof section !== 'object' || Array.isArray(section)) {
+    throw new ConfigError(`config file ${filePath}: 'users' must be a mapping of user name: ACL rules (for example "dashboard: on #<sha256 hex> +@read ~*")`);
   }
+  const read: AclUser[] = [];
+  for (const [name, rules] of Object.entries(section as Record<string, unknown>)) {
+    if (typeof rules !== 'string') throw new ConfigError(`config file ${filePath}: users.${name} must be a string of ACL rules, such as "on #<sha256 hex> +@read ~*"`);
+    if (/[\s\0]/.test(name)) throw new ConfigError(`config file ${filePath}: user name '${name}' has a space or a null character`);
+    const user = new AclUser(name);
+    try {
+      user.apply(['reset', ...rules.split(/\s+/).filter((r) => r !== '')]);
+    } catch (err) {
+      if (err instanceof AclRuleError) throw new ConfigError(`config file ${filePath}: users.${name}: rule '${err.rule}': ${err.message}`);
+      throw err;
+    }
+    if (user.enabled && !user.nopass && user.passwords.length === 0) {
+      log.warning(
+        `config file ${filePath}: user '${name}' has no password and is not nopass: nobody can authenticate as it. ` +
+          `If its rules have a #<sha256> password, quote them ("on #... +@read"): unquoted, YAML reads # as the start of a comment.`,
+      );
+    }
+    read.push(user);
+  }
+  return read;
+}
+
+/**
+ * Makes `read` the users (then requirepass the default user's password). A user that exists
+ * already is changed in place, so its connections see the new rules; the others are deleted
+ * and returned, for their connections to be closed.
+ */
+function replaceUsers(read: AclUser[], config: Config): AclUser[] {
+  const names = new Set(read.map((u) => u.name));
+  const removed = users.all().filter((u) => u.name !== 'default' && !names.has(u.name));
+  for (const u of removed) users.delete(u.name);
+  if (!names.has('default')) users.defaultUser.copyFrom(UserRegistry.newDefault());
+  for (const u of read) users.put(u);
+  appliedRequirepass = '';
   applyRequirepass(config);
+  return removed;
 }
 
 let appliedRequirepass = '';
@@ -235,12 +254,15 @@ function checkProtectedMode(config: Config): void {
   );
 }
 
+const NO_CONFIG_FILE =
+  'ERR This instance was started without a config file (--config FILE), so there is no users: section to load or save. Start it with one to use ACL LOAD and ACL SAVE.';
+
 // --- ACL SAVE --------------------------------------------------------------------------------
 
 /** Writes every user back into the config file's `users:` section, keeping the rest of the file. */
 function saveUsers(config: Config): void {
   if (config.filePath === '') {
-    throw new ReplyError('ERR This instance was started without a config file (--config FILE), so there is nowhere to save the users. Start it with one to use ACL SAVE.');
+    throw new ReplyError(NO_CONFIG_FILE);
   }
   let doc;
   try {
@@ -276,6 +298,7 @@ const aclHelp = [
   'GENPASS [<bits>]', '    Generate a secure 256-bit user password. The optional `bits` argument can be used to specify a different size.',
   'LIST', '    Show users details in config file format.',
   'LOG [<count> | RESET]', '    Show the ACL log entries.',
+  'LOAD', "    Reload the users from the config file's users: section.",
   'SAVE', "    Save the current users to the config file's users: section.",
   'SETUSER <username> <attribute> [<attribute> ...]', '    Create or modify a user with the specified attributes.',
   'USERS', '    List all the registered usernames.',
@@ -397,6 +420,20 @@ const handlers: Record<string, Handler> = {
       w.bulk('timestamp-last-updated'); w.integer(e.updated);
     }
   },
+  'acl|load': (ctx, _args, w) => {
+    const config = ctx.server.config;
+    if (config.filePath === '') throw new ReplyError(NO_CONFIG_FILE);
+    let read: AclUser[];
+    try {
+      const doc = parseYaml(readFileSync(config.filePath, 'utf8')) as Record<string, unknown> | null;
+      read = readUsersSection(doc?.users, config.filePath);
+    } catch (err) {
+      throw new ReplyError(`ERR ${(err as Error).message}; no user was changed`);
+    }
+    for (const gone of replaceUsers(read, config)) closeSessionsOf(ctx, gone);
+    log.notice(`ACL LOAD: ${users.all().length} user(s) from ${config.filePath}`);
+    w.ok();
+  },
   'acl|save': (ctx, _args, w) => {
     saveUsers(ctx.server.config);
     w.ok();
@@ -430,7 +467,7 @@ export const accessFamily: Family = {
   options,
   configSections: ['users'],
   start(config) {
-    loadUsers(config);
+    replaceUsers(readUsersSection(config.file.users, config.filePath), config);
     checkProtectedMode(config);
     logMaxLen = config.num('acllog-max-len');
   },

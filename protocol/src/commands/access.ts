@@ -73,6 +73,10 @@ const aclSubs: CommandSpec[] = [
     arguments: [{ name: 'operation', type: 'oneof', optional: true, arguments: [{ name: 'count', type: 'integer' }, { name: 'reset', type: 'pure-token', token: 'RESET' }] }],
   }),
   subcommand('acl', {
+    name: 'load', arity: 2, ...ADMIN,
+    reply: reply.ok(), summary: "Reloads the users from the config file's `users:` section: all of them or, at the first bad rule, none. Connections of users no longer there are closed.",
+  }),
+  subcommand('acl', {
     name: 'save', arity: 2, ...ADMIN,
     reply: reply.ok(), summary: "Writes the users back to the config file's `users:` section (other settings and comments are kept).",
   }),
@@ -87,5 +91,5 @@ const aclSubs: CommandSpec[] = [
 ];
 
 export const accessCommands: CommandSpec[] = [
-  command({ name: 'acl', arity: -2, flags: [], group: 'server', since: SINCE, acl: ['slow'], summary: 'Access control: users, their commands and keys (SETUSER, GETUSER, LIST, CAT, DRYRUN, WHOAMI...).', subcommands: aclSubs }),
+  command({ name: 'acl', arity: -2, flags: [], group: 'server', since: SINCE, acl: ['slow'], summary: 'Access control: users, their commands and keys (SETUSER, GETUSER, LIST, CAT, DRYRUN, WHOAMI, LOAD, SAVE...).', subcommands: aclSubs }),
 ];
