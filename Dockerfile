@@ -45,8 +45,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund -w @sluice/daemon \
 
 # --- runtime ---
 FROM node:${NODE_VERSION}-bookworm-slim
+# protected-mode no: inside its container Sluice must listen on 0.0.0.0; who reaches it is decided
+# by how the port is published (docker-compose.yml publishes it on loopback), as in Redis's image.
 ENV NODE_ENV=production \
-    SLUICE_BIND=0.0.0.0
+    SLUICE_BIND=0.0.0.0 \
+    SLUICE_PROTECTED_MODE=no
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules/ node_modules/
 COPY package.json ./

@@ -11,6 +11,7 @@ const { RequestParser, ReplyWriter } = require('../../protocol/dist');
 const { CommandRegistry } = require('../../daemon/dist/dispatch');
 const { bindFastPath, FastPath } = require('../../daemon/dist/fast-path');
 const { families } = require('../../daemon/dist/families');
+const { users } = require('../../daemon/dist/acl');
 const native = require('../../native');
 
 const w = new ReplyWriter();
@@ -21,7 +22,7 @@ const commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.
 const fastPath = new FastPath(commands);
 const stats = { commandsProcessed: 0, fastPathCommands: 0 };
 // A connection as handlers see it: its own session, and the server's clock and statistics.
-const conn = { authenticated: true, resp3: false, lastCommand: '', transaction: null, server: { stats, get now() { return clock; } }, replyLater() {} };
+const conn = { authenticated: true, user: users.defaultUser, resp3: false, lastCommand: '', transaction: null, server: { stats, get now() { return clock; } }, replyLater() {} };
 conn.session = conn;
 const input = Buffer.alloc(64 * 1024);
 bindFastPath(input);

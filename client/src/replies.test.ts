@@ -174,6 +174,10 @@ const RAW: string[][] = [
   ['ROUTE.GROUPS'], ['ROUTE.PICK', 'rt', 'TOKENS', '3'], ['ROUTE.LIST', 'rt'], ['ROUTE.DONE', '{rt}:999999'], ['ROUTE.COOLDOWN', 'rt', 'rt-1', '0'],
   ['ROUTE.SETTINGS', 'GET'], ['ROUTE.SETTINGS', 'SET', '{"routing_strategy":"least-busy"}'], ['ROUTE.SETTINGS', 'HELP'], ['ROUTE.DEL', 'rt'],
   ['INFO'], ['TIME'], ['DBSIZE'], ['SAVE'], ['BGSAVE'], ['LASTSAVE'],
+  ['ACL', 'SETUSER', 'rt-user', 'on', '>p', '+@read', '~rt:*'], ['ACL', 'GETUSER', 'rt-user'], ['ACL', 'GETUSER', 'rt-none'], ['ACL', 'LIST'],
+  ['ACL', 'USERS'], ['ACL', 'WHOAMI'], ['ACL', 'CAT'], ['ACL', 'CAT', 'limits'], ['ACL', 'GENPASS'], ['ACL', 'HELP'],
+  ['ACL', 'DRYRUN', 'rt-user', 'RL.HIT', 'rt:x', 'LIMIT', '1', 'PER', '1'], ['ACL', 'DRYRUN', 'rt-user', 'RL.PEEK', 'rt:x', 'LIMIT', '1', 'PER', '1'],
+  ['ACL', 'LOG'], ['ACL', 'LOG', 'RESET'], ['ACL', 'DELUSER', 'rt-user'],
   // The keyspace family, over a lease key and a missing one (nil where a key is missing).
   ['SEM.ACQUIRE', 'rt:ks', '2'], ['SCAN', '0', 'MATCH', 'rt:*', 'COUNT', '1000'], ['KEYS', 'rt:ks'], ['EXISTS', 'rt:ks', 'rt:none'],
   ['TYPE', 'rt:ks'], ['TYPE', 'rt:none'], ['PTTL', 'rt:ks'], ['TTL', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:ks'], ['OBJECT', 'ENCODING', 'rt:none'],
@@ -193,9 +197,10 @@ const ownConnection = (protocol: 2 | 3): string[][][] => [
 ];
 /**
  * Not sent: SHUTDOWN stops the daemon (its declaration, `none`, says so); ROUTE.RELOAD needs a
- * routing config file (its OK is checked in daemon/src/commands/routing.test.ts).
+ * routing config file (its OK is checked in daemon/src/commands/routing.test.ts); ACL LOAD and
+ * ACL SAVE need a config file (checked in daemon/src/commands/access.test.ts).
  */
-const NOT_SENT = new Set(['shutdown', 'route.reload']);
+const NOT_SENT = new Set(['shutdown', 'route.reload', 'acl|load', 'acl|save']);
 
 function leafNames(): string[] {
   return [...commandTable.values()].flatMap((s) => (s.subcommands ? [...(s.reply ? [s.name] : []), ...s.subcommands.map((c) => c.name)] : [s.name]));

@@ -4,6 +4,7 @@ import { ConfigError, configSummary, helpText, loadConfig, type Config } from '.
 import { allOptions, configSections } from './families';
 import { configureLog, log } from './log';
 import { startServer } from './server';
+import { authenticatedOnConnect } from './commands/access';
 import { VERSION } from './version';
 
 /** Where the settings came from, for the start-up line. */
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   log.notice(
     `Sluice ${VERSION} listening on ${where} (RESP2/RESP3; try: redis-cli -p ${server.port} PING)` +
       `, ${settingsFrom(config)}` +
-      `${config.str('requirepass') ? ', password required' : ''}`,
+      `${authenticatedOnConnect() ? '' : ', password required'}`,
   );
   let signals = 0;
   const onSignal = (signal: string) => {

@@ -25,6 +25,8 @@ import { settle, type CommandRegistry, type ReplyQueue } from './dispatch';
 import { bindFastPath, type FastPath } from './fast-path';
 import { log } from './log';
 import { commandTimer } from './command-timer';
+import { users, type AclUser } from './acl';
+import { authenticatedOnConnect } from './commands/access';
 
 /** What a connection needs of the server beyond what commands see (server.ts implements it). */
 export interface ConnectionHost extends Services {
@@ -131,6 +133,7 @@ export class Connection implements Session, Context, ReplyQueue {
   libName = '';
   libVersion = '';
   transaction: Transaction | null = null;
+  user: AclUser = users.defaultUser;
   private authenticatedFlag: boolean;
 
   private queue: Slot[] | null = null;
@@ -161,7 +164,7 @@ export class Connection implements Session, Context, ReplyQueue {
     this.id = id;
     this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
     this.laddr = `${socket.localAddress}:${socket.localPort}`;
-    this.authenticatedFlag = server.config.str('requirepass') === '';
+    this.authenticatedFlag = authenticatedOnConnect();
     this.parser = new RequestParser(this.authenticatedFlag ? server.parserLimits : UNAUTHENTICATED_LIMITS);
     socket.setNoDelay(true);
     socket.on('error', (err) => log.verbose(`client ${this.id} (${this.addr}): ${err.message}`));
@@ -267,7 +270,8 @@ export class Connection implements Session, Context, ReplyQueue {
   /**
    * Parses `readBuffer[0, bytes)` taking turns: the native fast path answers the run of hot
    * commands it can (fast-path.ts), the ordinary path answers the one command it stopped at,
-   * and so on. Until the client has authenticated, every command takes the ordinary path. A frame that is still incomplete stays with the parser, which then takes the
+   * and so on. Until the client has authenticated, and for a user with restricted
+   * permissions (ACL), every command takes the ordinary path, which checks them. A frame that is still incomplete stays with the parser, which then takes the
    * rest of this read.
    */
   private readWithFastPath(fastPath: FastPath, bytes: number): void {
@@ -278,7 +282,7 @@ export class Connection implements Session, Context, ReplyQueue {
       if (this.parser.idle) {
         // The fast path bypasses dispatch: not for a transaction being queued, nor while keys are
         // WATCHed or clients MONITOR (dispatch tells them).
-        if (this.authenticatedFlag && this.transaction === null && this.server.watches.size === 0 && this.server.monitors.size === 0) {
+        if (this.authenticatedFlag && this.user.unrestricted && this.transaction === null && this.server.watches.size === 0 && this.server.monitors.size === 0) {
           from = fastPath.run(this, stats, w, from, bytes);
           if (from >= bytes) return;
         }

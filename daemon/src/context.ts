@@ -6,7 +6,7 @@
  * it) and the server services it may use. It writes its reply to the ReplyWriter, or returns a
  * LaterReply for work finished off the event loop.
  */
-import type { ReplyWriter } from '@sluice/protocol';
+import type { CommandSpec, ReplyWriter } from '@sluice/protocol';
 import type { Config, OptionSpec } from './config';
 
 /** Writes a reply computed later (off the event loop). */
@@ -36,6 +36,8 @@ export interface Session {
   /** Protocol 3 after HELLO 3. */
   resp3: boolean;
   authenticated: boolean;
+  /** The user it acts as (acl.ts): `default` until AUTH names another. */
+  user: SessionUser;
   name: string;
   libName: string;
   libVersion: string;
@@ -58,6 +60,15 @@ export interface Session {
   kill(): void;
   /** True once the connection is closed. */
   readonly closed: boolean;
+}
+
+/** The user a session acts as, as dispatch sees it (the model is acl.ts's AclUser). */
+export interface SessionUser {
+  readonly name: string;
+  /** Allowed every command and every key: dispatch skips the check, the fast path may serve it. */
+  readonly unrestricted: boolean;
+  /** Why it may not run `spec` with `args`: `{ key: -1 }` for the command, else a key's position; null if it may. */
+  refusal(spec: CommandSpec, args: readonly Buffer[]): { key: number } | null;
 }
 
 /** Which connections watch which keys, and which saw one change (WATCH; watches.ts). */

@@ -9,6 +9,7 @@ import type { CommandStats, Context, Handler, LaterReply, MonitorRegistry, Watch
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 import { commandTimer } from './command-timer';
+import { permissionRefusal } from './commands/access';
 
 /**
  * Finds commands by name in any letter case without turning the name into a string: names are
@@ -179,6 +180,10 @@ export class CommandRegistry {
     if (!session.authenticated && !entry.noAuth) {
       this.refuse(ctx, entry, w, 'NOAUTH Authentication required.');
       return;
+    }
+    if (!session.user.unrestricted && !entry.noAuth) {
+      const refusal = permissionRefusal(session, entry.spec, args);
+      if (refusal !== null) return this.refuse(ctx, entry, w, refusal);
     }
     const transaction = session.transaction;
     if (transaction !== null && !entry.controlsTransaction) {

@@ -5,8 +5,11 @@
  */
 import type { MonitorRegistry, Session } from './context';
 
-/** Commands whose arguments are secrets: never shown (Redis hides them too). */
-const HIDDEN = new Set(['auth', 'hello']);
+/**
+ * Commands whose arguments are secrets (passwords, and which users exist): never shown (Redis
+ * hides or redacts them too).
+ */
+const HIDDEN = new Set(['auth', 'hello', 'acl|setuser', 'acl|deluser', 'acl|getuser']);
 
 export class Monitors implements MonitorRegistry {
   private readonly sessions = new Set<Session>();

@@ -16,6 +16,7 @@ import { FastPath } from './fast-path';
 import { log } from './log';
 import { listenTls } from './tls';
 import type tls from 'node:tls';
+import { makeRoomToAuthenticate } from './commands/access';
 import native from './native';
 
 /** Every tick of the expiry sweep examines about this many entries per store: small, so it never stalls. */
@@ -155,7 +156,9 @@ export class Server implements ConnectionHost {
       return;
     }
     this.stats.connectionsReceived++;
-    if (this.connections.size >= this.config.num('maxclients')) {
+    // Idle connections that have not authenticated give way to new ones (commands/access.ts).
+    const full = this.connections.size >= this.config.num('maxclients');
+    if (!makeRoomToAuthenticate(this, full) && full) {
       this.stats.rejectedConnections++;
       socket.on('error', () => {});
       socket.end('-ERR max number of clients reached\r\n');

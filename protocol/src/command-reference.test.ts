@@ -22,7 +22,8 @@ function checkReply(where: string, r: ReplySpec): void {
   if (r.none === -1) assert.equal(r.type, 'integer', `${where}: -1 means none only for integers`);
   const names = new Set<string>();
   for (const f of [...(r.fields ?? []), ...(r.rest ? [r.rest] : [])]) {
-    assert.match(f.name, /^[a-z][a-z0-9_]*$/, `${where}: field names are snake_case`);
+    // Snake case, or the dashed keys of Redis's own replies (ACL LOG's `age-seconds`).
+    assert.match(f.name, /^[a-z][a-z0-9_-]*$/, `${where}: field names are snake_case (or Redis's dashed keys)`);
     assert.ok(!names.has(f.name), `${where}: field ${f.name} twice`);
     names.add(f.name);
     checkReply(`${where}.${f.name}`, f);

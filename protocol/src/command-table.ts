@@ -118,9 +118,9 @@ export const reply = {
   field: (name: string, type: ReplyType, description: string, extra: Partial<ReplyField> = {}): ReplyField => ({ name, type, description, ...extra }),
 };
 
-/** The key a reply field gets in the client: `retry_after_ms` -> `retryAfterMs`, unless `client` says. */
+/** The key a reply field gets in the client: `retry_after_ms` (or `age-seconds`) -> `retryAfterMs`, unless `client` says. */
 export function clientFieldName(field: ReplyField): string {
-  return field.client ?? field.name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  return field.client ?? field.name.replace(/[_-]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Finds `top|sub` (or `top`) in a table. */

@@ -1,6 +1,6 @@
 export * from './request-parser';
 export * from './reply-writer';
 export * from './command-table';
-export { commandTable, commandFamilies } from './commands';
+export { commandTable, commandFamilies, aclCategories, familyCategories } from './commands';
 export * from './command-replies';
 export * from './glob';

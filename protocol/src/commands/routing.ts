@@ -55,9 +55,9 @@ const listed = reply.map('A deployment, its configuration and live state.', [
 ]);
 
 const settingsSubs: CommandSpec[] = [
-  subcommand('route.settings', { name: 'get', arity: 2, flags: ['readonly'], acl: ['read', 'slow', 'routing'], reply: reply.bulk('The settings as JSON.'), summary: 'Returns the router settings as JSON (LiteLLM router_settings form).' }),
+  subcommand('route.settings', { name: 'get', arity: 2, flags: ['readonly'], acl: ['read', 'slow'], reply: reply.bulk('The settings as JSON.'), summary: 'Returns the router settings as JSON (LiteLLM router_settings form).' }),
   subcommand('route.settings', {
-    name: 'set', arity: 3, flags: ['write'], acl: ['write', 'slow', 'routing'], reply: reply.ok(),
+    name: 'set', arity: 3, flags: ['write'], acl: ['write', 'slow'], reply: reply.ok(),
     summary: 'Replaces the router settings (JSON: routing_strategy, allowed_fails, cooldown_time, fallbacks, ...).',
     arguments: [{ name: 'json', type: 'string' }],
   }),
@@ -66,7 +66,7 @@ const settingsSubs: CommandSpec[] = [
 
 export const routingCommands: CommandSpec[] = [
   command({
-    name: 'route.pick', arity: -2, flags: ['write', 'denyoom'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow', 'routing'],
+    name: 'route.pick', arity: -2, flags: ['write', 'denyoom'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow'],
     reply: picked,
     summary: 'Picks a deployment of the group and reserves it (in flight +1, rpm +1, tpm + tokens): replies deployment, lease, group, model, api_base, api_version, region, tokens, fallback; or NODEPLOYMENT with why and when to retry.',
     complexity: 'O(N) for N deployments in the group',
@@ -87,7 +87,7 @@ export const routingCommands: CommandSpec[] = [
     ],
   }),
   command({
-    name: 'route.done', arity: -2, flags: ['write', 'fast'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'fast', 'routing'],
+    name: 'route.done', arity: -2, flags: ['write', 'fast'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'fast'],
     reply: reply.boolean('1 if the lease was open (settled now), 0 if it was already done or expired.'),
     summary: 'Settles a lease: frees its slot, records status, latency and real tokens, applies cooldown rules. 1 if the lease was open, 0 if already done or expired.',
     complexity: 'O(1)',
@@ -106,42 +106,42 @@ export const routingCommands: CommandSpec[] = [
     ],
   }),
   command({
-    name: 'route.set', arity: -3, flags: ['write', 'denyoom'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow', 'routing'],
+    name: 'route.set', arity: -3, flags: ['write', 'denyoom'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow'],
     reply: reply.array('The ids of the deployments given, in order.', reply.bulk('A deployment id.')),
     summary: "Adds or replaces deployments of the group (LiteLLM model_list entries as JSON; credentials are dropped); replies their ids. A replaced deployment keeps its live state.",
     complexity: 'O(N) for N deployments',
     arguments: [{ name: 'group', type: 'key' }, { name: 'deployment-json', type: 'string', multiple: true }],
   }),
   command({
-    name: 'route.del', arity: -2, flags: ['write'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow', 'routing'],
+    name: 'route.del', arity: -2, flags: ['write'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow'],
     reply: reply.integer('Deployments removed.'),
     summary: 'Removes deployments of the group by id (no id: the whole group); replies how many.',
     complexity: 'O(N) for N deployments',
     arguments: [{ name: 'group', type: 'key' }, { name: 'id', type: 'string', optional: true, multiple: true }],
   }),
   command({
-    name: 'route.groups', arity: 1, flags: ['readonly'], group: 'routing', since: SINCE, acl: ['read', 'slow', 'routing'],
+    name: 'route.groups', arity: 1, flags: ['readonly'], group: 'routing', since: SINCE, acl: ['read', 'slow'],
     reply: reply.array('Group names, sorted.', reply.bulk('A group.')),
     summary: 'Lists the groups, sorted.',
   }),
   command({
-    name: 'route.list', arity: 2, flags: ['readonly'], group: 'routing', since: SINCE, keys: GROUP, acl: ['read', 'slow', 'routing'],
+    name: 'route.list', arity: 2, flags: ['readonly'], group: 'routing', since: SINCE, keys: GROUP, acl: ['read', 'slow'],
     reply: reply.array('The deployments, in order.', listed),
     summary: 'Lists the deployments of the group with their live state: in_flight, rpm_used, tpm_used (this minute), latency_ms, cooldown_ms, fails, budget_spent.',
     complexity: 'O(N) for N deployments',
     arguments: [{ name: 'group', type: 'key' }],
   }),
   command({
-    name: 'route.cooldown', arity: 4, flags: ['write', 'fast'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'fast', 'routing'],
+    name: 'route.cooldown', arity: 4, flags: ['write', 'fast'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'fast'],
     reply: reply.ok(),
     summary: 'Cools a deployment down for ms by hand (0 lifts a cooldown).',
     complexity: 'O(1)',
     arguments: [{ name: 'group', type: 'key' }, { name: 'id', type: 'string' }, { name: 'ms', type: 'integer' }],
   }),
   command({
-    name: 'route.reload', arity: 1, flags: ['admin', 'write'], group: 'routing', since: SINCE, acl: ['admin', 'write', 'slow', 'dangerous', 'routing'],
+    name: 'route.reload', arity: 1, flags: ['admin', 'write'], group: 'routing', since: SINCE, acl: ['admin', 'write', 'slow', 'dangerous'],
     reply: reply.ok(),
     summary: 'Reads the routing configuration file again (as SIGHUP does); deployments that still exist keep their live state.',
   }),
-  command({ name: 'route.settings', arity: -2, flags: [], group: 'routing', since: SINCE, acl: ['slow', 'routing'], summary: 'Router settings: GET, SET.', subcommands: settingsSubs }),
+  command({ name: 'route.settings', arity: -2, flags: [], group: 'routing', since: SINCE, acl: ['slow'], summary: 'Router settings: GET, SET.', subcommands: settingsSubs }),
 ];

@@ -1,27 +1,13 @@
 /** The connection group: PING, ECHO, HELLO, AUTH, QUIT, SELECT and CLIENT. */
-import { timingSafeEqual, createHash } from 'node:crypto';
-import type { Context, Handler, Session } from '../../context';
+import type { Handler, Session } from '../../context';
+import { users } from '../../acl';
+import { authenticate } from '../access';
 import { ArgReader, isWord } from '../../args';
 import { errors, ReplyError } from '../../reply-error';
 import { writeHelp } from '../../replies';
 import { REDIS_COMPAT_VERSION, VERSION } from '../../version';
 
 const reader = new ArgReader();
-
-function passwordMatches(ctx: Context, given: Buffer): boolean {
-  // Compare digests so the comparison takes the same time whatever the password's length.
-  const digest = (b: Buffer | string) => createHash('sha256').update(b).digest();
-  return timingSafeEqual(digest(given), digest(ctx.server.config.str('requirepass')));
-}
-
-/** AUTH's and HELLO's check. Throws WRONGPASS; marks the session authenticated. */
-function authenticate(ctx: Context, user: Buffer, password: Buffer): void {
-  const required = ctx.server.config.str('requirepass') !== '';
-  if (user.toString() !== 'default' || (required && !passwordMatches(ctx, password))) {
-    throw new ReplyError('WRONGPASS invalid username-password pair or user is disabled.');
-  }
-  ctx.session.authenticated = true;
-}
 
 /** A name without spaces or control characters (client names, library names). */
 function checkName(name: Buffer, what: string): string {
@@ -83,7 +69,7 @@ const hello: Handler = (ctx, args, w) => {
 
 const auth: Handler = (ctx, args, w) => {
   if (args.length > 3) throw errors.syntax();
-  if (args.length === 2 && ctx.server.config.str('requirepass') === '') {
+  if (args.length === 2 && users.defaultUser.nopass) {
     throw new ReplyError(
       'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
     );
@@ -106,7 +92,7 @@ function clientLine(c: Session, now: number): string {
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N db=0 ` +
     `sub=0 psub=0 ssub=0 multi=-1 qbuf=${c.queryBufferBytes} qbuf-free=0 argv-mem=0 multi-mem=0 ` +
-    `obl=0 oll=0 omem=${c.outputBytes} tot-mem=0 events=r cmd=${c.lastCommand} user=default redir=-1 ` +
+    `obl=0 oll=0 omem=${c.outputBytes} tot-mem=0 events=r cmd=${c.lastCommand} user=${c.user.name} redir=-1 ` +
     `resp=${c.resp3 ? 3 : 2} lib-name=${c.libName} lib-ver=${c.libVersion}`
   );
 }
@@ -185,7 +171,7 @@ const client: Record<string, Handler> = {
       const value = r.next().toString();
       if (isWord(filter, 'addr')) victims = victims.filter((c) => c.addr === value);
       else if (isWord(filter, 'laddr')) victims = victims.filter((c) => c.laddr === value);
-      else if (isWord(filter, 'user')) victims = value === 'default' ? victims : [];
+      else if (isWord(filter, 'user')) victims = victims.filter((c) => c.user.name === value);
       else throw errors.syntax();
     }
     if (skipMe) victims = victims.filter((c) => c !== ctx.session);
