@@ -8,6 +8,7 @@ import { arityAllows, commandTable, keyPositions, type CommandSpec, type ReplyWr
 import type { CommandStats, Context, Handler, LaterReply, MonitorRegistry, WatchRegistry } from './context';
 import { errors, ReplyError } from './reply-error';
 import { log } from './log';
+import { clusterRedirect } from './cluster-redirect';
 
 /**
  * Finds commands by name in any letter case without turning the name into a string: names are
@@ -180,6 +181,8 @@ export class CommandRegistry {
       this.refuse(ctx, entry, w, 'NOAUTH Authentication required.');
       return;
     }
+    const redirect = clusterRedirect(entry.spec, args);
+    if (redirect !== null) return this.refuse(ctx, entry, w, redirect);
     const transaction = session.transaction;
     if (transaction !== null && !entry.controlsTransaction) {
       if (entry.noMulti) {

@@ -13,12 +13,13 @@ import { transactionsFamily } from './commands/transactions';
 import { routingFamily } from './commands/routing';
 import { keyspaceFamily } from './commands/keyspace';
 import { persistenceFamily } from './commands/persistence';
+import { clusterFamily } from './commands/cluster';
 
 /**
  * Persistence comes before the families whose state it restores, so that their `start` (the
  * config file's `policies:`) applies on top of the snapshot.
  */
-export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily];
+export const families: readonly Family[] = [serverFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily, clusterFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...families.flatMap((f) => f.options ?? [])];

@@ -54,7 +54,7 @@ export class Server implements ConnectionHost {
     this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), this.watches, this.monitors);
     this.nativeFastPath = new FastPath(this.commands);
     this.parserLimits = limitsFrom(config);
-    this.fastPath = config.get('native-fast-path') === true ? this.nativeFastPath : null;
+    this.fastPath = fastPathOn(config) ? this.nativeFastPath : null;
     // Paused: a Connection re-wraps the socket to read into a shared buffer (connection.ts).
     this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.coarseTimer = setInterval(() => (this.coarseTime = Date.now()), 100);
@@ -121,7 +121,7 @@ export class Server implements ConnectionHost {
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void {
     this.parserLimits = limitsFrom(this.config);
-    this.fastPath = this.config.get('native-fast-path') === true ? this.nativeFastPath : null;
+    this.fastPath = fastPathOn(this.config) ? this.nativeFastPath : null;
     for (const c of this.connections.values()) c.refreshLimits();
     for (const f of this.families) f.configChanged?.(this.config);
     this.scheduleIdleCheck();
@@ -241,6 +241,11 @@ export class Server implements ConnectionHost {
 
 function newStats(): ServerStats {
   return { connectionsReceived: 0, rejectedConnections: 0, commandsProcessed: 0, fastPathCommands: 0, netInputBytes: 0, netOutputBytes: 0 };
+}
+
+/** The fast path answers keyed commands without dispatch's cluster redirect: off in cluster mode. */
+function fastPathOn(config: Config): boolean {
+  return config.get('native-fast-path') === true && config.get('cluster-enabled') !== true;
 }
 
 function limitsFrom(config: Config): ParserLimits {

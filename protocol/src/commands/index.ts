@@ -7,6 +7,7 @@ import { transactionCommands } from './transactions';
 import { routingCommands } from './routing';
 import { keyspaceCommands } from './keyspace';
 import { persistenceCommands } from './persistence';
+import { clusterCommands } from './cluster';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -18,6 +19,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   routing: routingCommands,
   keyspace: keyspaceCommands,
   persistence: persistenceCommands,
+  cluster: clusterCommands,
 };
 
 /** All top-level commands, by lowercase name. */

@@ -1,0 +1,294 @@
+/**
+ * Sluice as a Redis Cluster: three real daemons on local ports with a pushed topology, driven
+ * by ioredis's Cluster client and `redis-cli -c` (docs/cluster.md). Limits hold exactly across
+ * every slot; multi-key commands need one slot; a pushed topology moves slot state to the new
+ * owner; the slot map reads as Redis's; bad topologies are refused with the gap or overlap.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Redis, { Cluster } from 'ioredis';
+import { keySlot } from '@sluice/protocol';
+import { RawClient, redisCli, resp, startCluster, startDaemon, evenSlots, type LocalCluster } from '../testing';
+
+let cluster: LocalCluster;
+let client: Cluster;
+const dir = mkdtempSync(path.join(tmpdir(), 'sluice-cluster-'));
+
+/** The config every node loads: policies, and a LiteLLM model list (a group is served by the node owning its name's slot). */
+const CONFIG = `
+policies:
+  rpm3: { limit: 3, per: 60000 }
+  tpm100: { limit: 100, per: 60000 }
+model_list:
+  - model_name: gpt-4o
+    litellm_params: { model: openai/gpt-4o, rpm: 3 }
+    model_info: { id: gpt-4o-1 }
+`;
+
+before(async () => {
+  const file = path.join(dir, 'litellm.yaml');
+  writeFileSync(file, CONFIG);
+  cluster = await startCluster(3, ['--config', file]);
+  client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0].port }], { redisOptions: { lazyConnect: false } });
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', reject);
+  });
+});
+
+after(async () => {
+  client.disconnect();
+  await cluster.stop();
+});
+
+const portOf = (slot: number): number => {
+  const owner = cluster.topology.nodes.find((n) => n.slots.some((r) => {
+    const [a, b] = r.split('-').map(Number);
+    return slot >= a && slot <= (b ?? a);
+  }))!;
+  return owner.port;
+};
+
+async function raw(port: number, ...args: string[]): Promise<string> {
+  const c = await RawClient.connect(port);
+  const text = await c.send(resp(...args), '\r\n');
+  c.close();
+  return text;
+}
+
+test('CLUSTER KEYSLOT answers as Redis (CRC16, hash tags) and as the protocol package computes', async () => {
+  const r = new Redis({ port: cluster.nodes[1].port });
+  try {
+    assert.equal(await r.call('CLUSTER', 'KEYSLOT', '123456789'), 12739);
+    assert.equal(await r.call('CLUSTER', 'KEYSLOT', '{user1000}.following'), 3443);
+    for (const key of ['a', 'foo{}{bar}', 'foo{{bar}}zap', 'x'.repeat(300), '{tenant:7}:rpm']) {
+      assert.equal(await r.call('CLUSTER', 'KEYSLOT', key), keySlot(key), key);
+    }
+  } finally {
+    r.disconnect();
+  }
+});
+
+test('the slot map reads as Redis writes it: CLUSTER SLOTS, SHARDS, NODES, INFO, MYID', async () => {
+  const [a, b, c] = cluster.nodes.map((n) => n.port);
+  assert.equal(
+    await raw(a, 'CLUSTER', 'SLOTS'),
+    `*3\r\n*3\r\n:0\r\n:5460\r\n*4\r\n$9\r\n127.0.0.1\r\n:${a}\r\n$1\r\na\r\n*0\r\n` +
+      `*3\r\n:5461\r\n:10921\r\n*4\r\n$9\r\n127.0.0.1\r\n:${b}\r\n$1\r\nb\r\n*0\r\n` +
+      `*3\r\n:10922\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:${c}\r\n$1\r\nc\r\n*0\r\n`,
+  );
+  const info = (await raw(b, 'CLUSTER', 'INFO')).split('\r\n');
+  assert.ok(info.includes('cluster_state:ok') && info.includes('cluster_slots_assigned:16384') && info.includes('cluster_known_nodes:3') && info.includes('cluster_current_epoch:1'), info.join('|'));
+  assert.equal(await raw(b, 'CLUSTER', 'MYID'), '$1\r\nb\r\n');
+  const nodes = await raw(c, 'CLUSTER', 'NODES');
+  assert.equal(
+    nodes.slice(nodes.indexOf('\r\n') + 2, -2),
+    `a 127.0.0.1:${a}@0 master - 0 0 1 connected 0-5460\n` +
+      `b 127.0.0.1:${b}@0 master - 0 0 1 connected 5461-10921\n` +
+      `c 127.0.0.1:${c}@0 myself,master - 0 0 1 connected 10922-16383\n`,
+  );
+  const shards = await raw(a, 'CLUSTER', 'SHARDS');
+  assert.ok(shards.startsWith(`*3\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:5460\r\n$5\r\nnodes\r\n*1\r\n*14\r\n$2\r\nid\r\n$1\r\na\r\n$4\r\nport\r\n:${a}\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n`), shards);
+  const hello = await raw(a, 'HELLO', '3');
+  assert.match(hello, /\$4\r\nmode\r\n\$7\r\ncluster\r\n/);
+  for (const cmd of ['READONLY', 'READWRITE', 'ASKING']) assert.equal(await raw(a, cmd), '+OK\r\n');
+});
+
+test('ioredis Cluster hits keys across all slots and every limit holds exactly', async () => {
+  const keys = Array.from({ length: 600 }, (_, i) => `user:${i}`);
+  const owners = new Set(keys.map((k) => portOf(keySlot(k))));
+  assert.equal(owners.size, 3, 'the keys fall on all three nodes');
+  // Each key is hit 7 times against a limit of 5, all at once: exactly 5 admitted per key.
+  const replies = await Promise.all(keys.flatMap((k) => Array.from({ length: 7 }, () => client.call('RL.HIT', k, 'LIMIT', '5', 'PER', '60000') as Promise<number[]>)));
+  const admitted = new Map<string, number>();
+  replies.forEach((r, i) => {
+    const key = keys[Math.floor(i / 7)];
+    admitted.set(key, (admitted.get(key) ?? 0) + r[0]);
+  });
+  for (const k of keys) assert.equal(admitted.get(k), 5, k);
+  // Each node holds exactly the keys of its own slots.
+  let total = 0;
+  for (const n of cluster.nodes) {
+    const r = new Redis({ port: n.port });
+    const held = (await r.call('KEYS', 'user:*')) as string[];
+    r.disconnect();
+    assert.ok(held.length > 0);
+    for (const k of held) assert.equal(portOf(keySlot(k)), n.port, `${k} on its owner`);
+    total += held.length;
+  }
+  assert.equal(total, keys.length);
+  // Leases and CL.THROTTLE too: a semaphore of 2 gives out exactly 2 across the cluster.
+  const sem = (await Promise.all(Array.from({ length: 5 }, () => client.call('SEM.ACQUIRE', 'sem:x', '2', 'TTL', '60000')))) as number[][];
+  assert.equal(sem.filter((s) => s[0] === 1).length, 2);
+});
+
+test('a node answers keys it does not own with MOVED, and redis-cli -c follows it', async () => {
+  const key = 'moved-key';
+  const slot = keySlot(key);
+  const owner = portOf(slot);
+  const other = cluster.nodes.find((n) => n.port !== owner)!.port;
+  assert.equal(await raw(other, 'RL.HIT', key, 'LIMIT', '2', 'PER', '60000'), `-MOVED ${slot} 127.0.0.1:${owner}\r\n`);
+  assert.equal((await redisCli(other, ['-c', 'RL.HIT', key, 'LIMIT', '2', 'PER', '60000'])).split('\n')[0], '1');
+  assert.equal((await redisCli(other, ['-c', 'RL.HIT', key, 'LIMIT', '2', 'PER', '60000'])).split('\n')[0], '1');
+  assert.equal((await redisCli(other, ['-c', 'RL.HIT', key, 'LIMIT', '2', 'PER', '60000'])).split('\n')[0], '0');
+  // Keyless commands are answered by any node.
+  for (const n of cluster.nodes) assert.equal(await raw(n.port, 'TOK.COUNT', 'cl100k_base', 'hello world'), ':2\r\n');
+  // A MOVED in MULTI aborts the transaction, as in Redis.
+  const c = await RawClient.connect(other);
+  await c.send(resp('MULTI'), '+OK\r\n');
+  await c.send(resp('RL.HIT', key, 'LIMIT', '2', 'PER', '60000'), '-MOVED');
+  assert.match(await c.send(resp('EXEC'), '\r\n'), /^-EXECABORT/);
+  c.close();
+});
+
+test('RL.ALL with a hash tag is served by one node; without one it gets CROSSSLOT', async () => {
+  const tagged = ['RL.ALL', '2', '{team:7}:rpm', 'rpm3', '1', '{team:7}:tpm', 'tpm100', '10'];
+  for (let i = 0; i < 3; i++) assert.equal(((await client.call(tagged[0], ...tagged.slice(1))) as number[])[0], 1);
+  assert.equal(((await client.call(tagged[0], ...tagged.slice(1))) as number[])[0], 0);
+  assert.notEqual(keySlot('u:1'), keySlot('u:2'));
+  await assert.rejects(client.call('RL.ALL', '2', 'u:1', 'rpm3', '1', 'u:2', 'rpm3', '1'), /^ReplyError: CROSSSLOT Keys in request don't hash to the same slot$/);
+  await assert.rejects(client.call('RL.RESET', 'u:1', 'u:2'), /CROSSSLOT/);
+  assert.equal(await client.call('RL.RESET', '{team:7}:rpm', '{team:7}:tpm'), 2);
+});
+
+test('a routing group is served by the node owning its name, reachable through the cluster client', async () => {
+  const slot = keySlot('gpt-4o');
+  const owner = portOf(slot);
+  const other = cluster.nodes.find((n) => n.port !== owner)!.port;
+  assert.equal(await raw(other, 'ROUTE.PICK', 'gpt-4o'), `-MOVED ${slot} 127.0.0.1:${owner}\r\n`);
+  const picks = [];
+  for (let i = 0; i < 4; i++) picks.push(await client.call('ROUTE.PICK', 'gpt-4o').catch((e: Error) => e.message));
+  // rpm 3: three picks, then none left this minute.
+  assert.equal(picks.filter((p) => Array.isArray(p)).length, 3, JSON.stringify(picks));
+  const lease = (picks[0] as string[])[3];
+  assert.equal(keySlot(lease), slot, 'the lease hashes to its group\'s slot');
+  assert.equal(await client.call('ROUTE.DONE', lease), 1);
+});
+
+test('SLUICE.CLUSTER SETTOPOLOGY moves a slot and its keys keep their state on the new owner', async () => {
+  const key = 'quota:{moving}';
+  const slot = keySlot(key);
+  const from = cluster.nodes.findIndex((n) => n.port === portOf(slot));
+  const to = (from + 1) % 3;
+  for (let i = 0; i < 3; i++) await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000');
+  await client.call('SEM.ACQUIRE', '{moving}:sem', '3', 'TTL', '60000');
+  // An older or equal version is refused, and so is a topology with a gap.
+  const same = await cluster.push(cluster.topology, [0]);
+  assert.deepEqual(same, ['+OK'], 'the same topology again is a retry, not a change');
+  const older = await cluster.push({ ...cluster.topology, version: 0 }, [0]);
+  assert.match(older[0], /^-ERR the cluster topology's version must be a whole number of at least 1/);
+  const gap = { version: 2, nodes: cluster.topology.nodes.map((n, i) => ({ ...n, slots: i === 0 ? ['0-5000'] : n.slots })) };
+  assert.deepEqual(await cluster.push(gap, [0]), ['-ERR slots 5001-5460 are not assigned to any node: every slot 0-16383 needs exactly one node']);
+  // Version 2 gives the key's slot to `to`. The old owner gets it first: it hands the key over.
+  const nodes = cluster.topology.nodes.map((n) => ({ ...n, slots: [...n.slots] }));
+  nodes[to].slots.push(String(slot));
+  nodes[from].slots = nodes[from].slots.flatMap((r) => {
+    const [a, b] = r.split('-').map(Number);
+    const parts = [];
+    if (slot > a) parts.push(`${a}-${slot - 1}`);
+    if (slot < b) parts.push(`${slot + 1}-${b}`);
+    return parts;
+  });
+  const v2 = { version: 2, nodes };
+  assert.deepEqual(await cluster.push(v2, [from, to, 3 - from - to]), ['+OK', '+OK', '+OK']);
+  cluster.topology = v2;
+  assert.match(await raw(cluster.nodes[from].port, 'RL.PEEK', key, 'LIMIT', '5', 'PER', '60000'), new RegExp(`^-MOVED ${slot} 127.0.0.1:${cluster.nodes[to].port}`));
+  // On the new owner the key has 2 left, not 5: the rebalance did not reset it.
+  const peek = (await raw(cluster.nodes[to].port, 'RL.PEEK', key, 'LIMIT', '5', 'PER', '60000')).split('\r\n');
+  assert.equal(peek[3], ':2', peek.join('|'));
+  assert.equal(await raw(cluster.nodes[to].port, 'SEM.COUNT', '{moving}:sem'), ':1\r\n');
+  assert.equal(await raw(cluster.nodes[from].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':0\r\n');
+  assert.equal(await raw(cluster.nodes[to].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':2\r\n');
+  // The cluster client follows the move (MOVED, then a refreshed slot map).
+  assert.equal(((await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000')) as number[])[2], 1);
+  assert.equal(((await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000')) as number[])[2], 0);
+  assert.equal(((await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000')) as number[])[0], 0);
+  const topology = await raw(cluster.nodes[2].port, 'SLUICE.CLUSTER', 'TOPOLOGY');
+  assert.equal(JSON.parse(topology.slice(topology.indexOf('\r\n') + 2, -2)).version, 2);
+});
+
+test('a handoff to a node that is down fails with what to do, and the keys stay until a retry', async () => {
+  const extra = await startDaemon(['--cluster-enabled', 'yes', '--cluster-node-id', 'd']);
+  try {
+    const key = 'handoff:{retry}';
+    const slot = keySlot(key);
+    await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000');
+    const fromIndex = cluster.nodes.findIndex((n) => n.port === portOf(slot));
+    // Version 3: node d (port 1, where nothing listens) takes the key's slot.
+    const nodes = cluster.topology.nodes.map((n) => ({ ...n, slots: [...n.slots] }));
+    nodes[fromIndex].slots = nodes[fromIndex].slots.flatMap((r) => {
+      const [a, b = a] = r.split('-').map(Number);
+      if (slot < a || slot > b) return [r];
+      return [...(slot > a ? [`${a}-${slot - 1}`] : []), ...(slot < b ? [`${slot + 1}-${b}`] : [])];
+    });
+    const down = { version: 3, nodes: [...nodes, { id: 'd', host: '127.0.0.1', port: 1, slots: [String(slot)] }] };
+    const [reply] = await cluster.push(down, [fromIndex]);
+    assert.match(reply, /^-ERR topology version 3 is in force, but handing slot state over failed: 1 key\(s\) to 'd' \(127\.0\.0\.1:1\): .*push the same topology again to retry$/);
+    assert.equal(await raw(cluster.nodes[fromIndex].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':1\r\n');
+    // d comes up at its real address in version 4: the retry sends the key there.
+    const up = { version: 4, nodes: [...nodes, { id: 'd', host: '127.0.0.1', port: extra.port, slots: [String(slot)] }] };
+    assert.deepEqual(await cluster.push(up, [fromIndex]), ['+OK']);
+    assert.equal(await raw(extra.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(up)), '+OK\r\n');
+    assert.equal((await raw(extra.port, 'RL.PEEK', key, 'LIMIT', '5', 'PER', '60000')).split('\r\n')[3], ':4');
+    // Back to the three nodes (version 5), d handing the key back.
+    const back = { version: 5, nodes: cluster.topology.nodes };
+    assert.equal(await raw(extra.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(back)), '+OK\r\n');
+    assert.deepEqual(await cluster.push(back), ['+OK', '+OK', '+OK']);
+    cluster.topology = back;
+    assert.equal((await raw(portOf(slot), 'RL.PEEK', key, 'LIMIT', '5', 'PER', '60000')).split('\r\n')[3], ':4');
+  } finally {
+    await extra.stop();
+  }
+});
+
+test('without cluster-enabled, CLUSTER answers as a standalone Redis does', async () => {
+  const d = await startDaemon();
+  try {
+    for (const cmd of [['CLUSTER', 'INFO'], ['CLUSTER', 'SLOTS'], ['CLUSTER', 'KEYSLOT', 'a'], ['READONLY'], ['READWRITE'], ['ASKING'], ['SLUICE.CLUSTER', 'SETTOPOLOGY', '{}']]) {
+      assert.equal(await raw(d.port, ...cmd), '-ERR This instance has cluster support disabled\r\n', cmd.join(' '));
+    }
+    assert.equal(await raw(d.port, 'CLUSTER'), "-ERR wrong number of arguments for 'cluster' command\r\n");
+    assert.match(await raw(d.port, 'INFO', 'cluster'), /cluster_enabled:0/);
+    assert.equal((await raw(d.port, 'RL.HIT', 'a', 'LIMIT', '1', 'PER', '1000')).split('\r\n')[1], ':1');
+  } finally {
+    await d.stop();
+  }
+});
+
+test('a topology with a gap, an overlap or without this node is refused at start, naming it', async () => {
+  const start = async (cluster: string, id = 'a'): Promise<string> => {
+    const file = path.join(dir, `bad-${Math.random()}.yaml`);
+    writeFileSync(file, cluster);
+    const err = await startDaemon(['--config', file, '--cluster-enabled', 'yes', '--cluster-node-id', id]).then(
+      (d) => d.stop().then(() => 'started'),
+      (e: Error) => e.message,
+    );
+    return err;
+  };
+  const nodes = (slots: string[]) => slots.map((s, i) => `    - { id: ${'abc'[i]}, host: 127.0.0.1, port: ${7101 + i}, slots: [${s}] }`).join('\n');
+  assert.match(await start(`cluster:\n  version: 1\n  nodes:\n${nodes(['"0-5460"', '"5461-10922"', '"10923-16382"'])}\n`), /cluster: slots 16383 are not assigned to any node/);
+  assert.match(await start(`cluster:\n  version: 1\n  nodes:\n${nodes(['"0-5460"', '"5400-10922"', '"10923-16383"'])}\n`), /cluster: slots 5400-5460 are assigned to both 'a' and 'b'/);
+  assert.match(await start(`cluster:\n  version: 1\n  nodes:\n${nodes(['"0-16383"'])}\n`, 'z'), /cluster-node-id 'z' is not a node of the cluster topology \(version 1: a\)/);
+  assert.match(await start(`cluster:\n  version: 1\n  nodes:\n${nodes(['"0-16383"'])}\n`, ''), /cluster-enabled is yes but cluster-node-id is not set/);
+  assert.match(await start(`cluster:\n  version: 1\n  nodes:\n${nodes(['"0-20000"'])}\n`), /slot range 0-20000 is not within 0-16383/);
+  // A good file: this node serves its slots, the others' are MOVED to the addresses given.
+  const file = path.join(dir, 'good.yaml');
+  writeFileSync(file, `cluster:\n  version: 7\n  nodes:\n${nodes(evenSlots(3).map((s) => `"${s}"`))}\n`);
+  const d = await startDaemon(['--config', file, '--cluster-enabled', 'yes'], { SLUICE_CLUSTER_NODE_ID: 'b' });
+  try {
+    assert.equal(await raw(d.port, 'CLUSTER', 'MYID'), '$1\r\nb\r\n');
+    assert.equal(await raw(d.port, 'RL.HIT', 'a', 'LIMIT', '1', 'PER', '1000'), `-MOVED ${keySlot('a')} 127.0.0.1:7103\r\n`);
+    assert.equal(await raw(d.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', 'version: 7\nnodes: []'), '-ERR the cluster topology needs a list of nodes\r\n');
+    assert.equal(await raw(d.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', '{"version": 6, "nodes": [{"id": "b", "host": "h", "port": 1, "slots": ["0-16383"]}]}'), '-ERR topology version 6 is not above the current version 7: push it with a higher version\r\n');
+    assert.match(await raw(d.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', '{'), /^-ERR the topology is neither valid YAML nor JSON: /);
+    assert.equal(await raw(d.port, 'CLUSTER', 'COUNTKEYSINSLOT', '16384'), '-ERR Invalid slot\r\n');
+    assert.equal(await raw(d.port, 'CLUSTER', 'COUNTKEYSINSLOT', 'x'), '-ERR value is not an integer or out of range\r\n');
+    assert.equal(await raw(d.port, 'CLUSTER', 'FOO'), "-ERR unknown subcommand 'FOO'. Try CLUSTER HELP.\r\n");
+    assert.equal(await raw(d.port, 'SLUICE.CLUSTER', 'IMPORT', 'garbage'), '-ERR cannot take in the handed-over state: truncated: 7 bytes, shorter than the 64 bytes of an empty snapshot\r\n');
+  } finally {
+    await d.stop();
+  }
+});
