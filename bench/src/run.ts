@@ -15,6 +15,7 @@ import { buildCorpus, chunks, type Corpus } from './corpus';
 import { buildLoadgen, gateway, gatewayMessages, sharedKeys, soak } from './loadgen';
 import { memoryPerKey } from './memory';
 import { durability } from './durability';
+import { clusterOverhead } from './cluster';
 import { BENCH, installCleanup, killAll, ROOT, run, startRedis, startSluice, type Server } from './procs';
 import { LUA_BUCKET, rbScenarios, runRb } from './rb';
 import { headlines, type Machine, renderMarkdown, renderSvg, type Results } from './report';
@@ -28,7 +29,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
   --quick        small counts and short durations (under two minutes); for CI
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory, route-core, route-litellm,
-                 route-pipeline, gateway-route, durability
+                 route-pipeline, gateway-route, durability, cluster
   --results F    write the Markdown here (default bench/RESULTS.md, with --quick
                  bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
   --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
@@ -125,7 +126,7 @@ async function main(): Promise<number> {
   const opts: Options = { quick: args.quick, only: args.only, out: outDir, log };
   installCleanup((why) => log(`stopping: ${why}; ending every process the benchmark started`));
 
-  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route', 'durability'];
+  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route', 'durability', 'cluster'];
   if (args.only) {
     const unknown = args.only.filter((o) => !all.includes(o));
     if (unknown.length) {
@@ -218,6 +219,10 @@ async function main(): Promise<number> {
   });
   await step('durability', 'Snapshots: Sluice SAVE and load vs Redis BGSAVE', async () => {
     results.durability = await durability(opts);
+  });
+
+  await step('cluster', 'Cluster: the same RL.HIT load through the client on 1 node vs a cluster of 1 and of 3 nodes', async () => {
+    results.cluster = await clusterOverhead(opts);
   });
 
   await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {
