@@ -98,25 +98,39 @@ test('the slot map reads as Redis writes it: CLUSTER SLOTS, SHARDS, NODES, INFO,
 });
 
 test('ioredis Cluster hits keys across all slots and every limit holds exactly', async () => {
-  const keys = Array.from({ length: 600 }, (_, i) => `user:${i}`);
-  const owners = new Set(keys.map((k) => portOf(keySlot(k))));
-  assert.equal(owners.size, 3, 'the keys fall on all three nodes');
-  // Each key is hit 7 times against a limit of 5, all at once: exactly 5 admitted per key.
-  const replies = await Promise.all(keys.flatMap((k) => Array.from({ length: 7 }, () => client.call('RL.HIT', k, 'LIMIT', '5', 'PER', '60000') as Promise<number[]>)));
-  const admitted = new Map<string, number>();
-  replies.forEach((r, i) => {
-    const key = keys[Math.floor(i / 7)];
-    admitted.set(key, (admitted.get(key) ?? 0) + r[0]);
-  });
-  for (const k of keys) assert.equal(admitted.get(k), 5, k);
+  // One key in every one of the 16384 slots (a hash tag found for each).
+  const keys: string[] = new Array(16384);
+  let found = 0;
+  for (let i = 0; found < 16384; i++) {
+    const slot = keySlot(String(i));
+    if (keys[slot] === undefined) {
+      keys[slot] = `{${i}}:user`;
+      found++;
+    }
+  }
+  // Each key is hit 3 times against a limit of 2, 3000 calls in flight at a time: exactly 2
+  // admitted per key, on whichever node serves its slot.
+  const admitted = new Array<number>(keys.length).fill(0);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < keys.length * 3; i = next++) {
+      const k = i % keys.length;
+      const r = (await client.call('RL.HIT', keys[k], 'LIMIT', '2', 'PER', '600000')) as number[];
+      admitted[k] += r[0];
+    }
+  };
+  await Promise.all(Array.from({ length: 3000 }, worker));
+  const wrong = admitted.findIndex((n) => n !== 2);
+  assert.equal(wrong, -1, `slot ${wrong}: ${keys[wrong]} admitted ${admitted[wrong]}`);
   // Each node holds exactly the keys of its own slots.
   let total = 0;
   for (const n of cluster.nodes) {
     const r = new Redis({ port: n.port });
-    const held = (await r.call('KEYS', 'user:*')) as string[];
+    const held = (await r.call('KEYS', '*:user')) as string[];
     r.disconnect();
-    assert.ok(held.length > 0);
     for (const k of held) assert.equal(portOf(keySlot(k)), n.port, `${k} on its owner`);
+    const own = cluster.topology.nodes.find((t) => t.port === n.port)!.slots[0].split('-').map(Number);
+    assert.equal(held.length, own[1] - own[0] + 1, `node on ${n.port} holds one key per slot it serves`);
     total += held.length;
   }
   assert.equal(total, keys.length);
