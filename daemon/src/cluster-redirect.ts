@@ -47,12 +47,19 @@ export function servesSlot(slot: number): boolean {
  * serves it.
  */
 export function clusterRedirect(spec: CommandSpec, args: Buffer[]): string | null {
-  if (!clusterView.enabled || spec.keys.first === 0) return null;
+  if (!clusterView.enabled) return null;
+  const { first, last } = spec.keys;
+  if (first === 0) return null;
   let slot = -1;
-  for (const p of keyPositions(spec, args.length)) {
-    const s = keySlot(args[p]);
-    if (slot === -1) slot = s;
-    else if (s !== slot) return CROSSSLOT;
+  if (first === last) {
+    // One key (most commands): no list of positions to build.
+    if (first < args.length) slot = keySlot(args[first]);
+  } else {
+    for (const p of keyPositions(spec, args.length)) {
+      const s = keySlot(args[p]);
+      if (slot === -1) slot = s;
+      else if (s !== slot) return CROSSSLOT;
+    }
   }
   if (slot === -1) return null;
   const t = clusterView.topology;
