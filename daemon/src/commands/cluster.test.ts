@@ -52,9 +52,29 @@ const portOf = (slot: number): number => {
   return owner.port;
 };
 
+/** Where the RESP value starting at `at` ends, or -1 if `text` does not hold all of it yet. */
+function replyEnd(text: string, at: number): number {
+  const eol = text.indexOf('\r\n', at);
+  if (eol < 0) return -1;
+  const type = text[at];
+  const n = Number(text.slice(at + 1, eol));
+  if (type === '$' || type === '=') return n < 0 ? eol + 2 : text.length >= eol + 2 + n + 2 ? eol + 2 + n + 2 : -1;
+  if (type === '*' || type === '%' || type === '~') {
+    let end = eol + 2;
+    for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
+      end = replyEnd(text, end);
+      if (end < 0) return -1;
+    }
+    return end;
+  }
+  return eol + 2;
+}
+
+/** One command on a fresh connection; resolves with its whole reply (RESP2). */
 async function raw(port: number, ...args: string[]): Promise<string> {
   const c = await RawClient.connect(port);
-  const text = await c.send(resp(...args), '\r\n');
+  c.write(resp(...args));
+  const text = await c.until((t) => t.length > 0 && replyEnd(t, 0) >= 0);
   c.close();
   return text;
 }
@@ -207,6 +227,9 @@ test('SLUICE.CLUSTER SETTOPOLOGY moves a slot and its keys keep their state on t
     return parts;
   });
   const v2 = { version: 2, nodes };
+  // The slot's keys on the old owner: this test's two, and any earlier test left there.
+  const held = await raw(cluster.nodes[from].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot));
+  assert.ok(Number(held.slice(1)) >= 2, held);
   assert.deepEqual(await cluster.push(v2, [from, to, 3 - from - to]), ['+OK', '+OK', '+OK']);
   cluster.topology = v2;
   assert.match(await raw(cluster.nodes[from].port, 'RL.PEEK', key, 'LIMIT', '5', 'PER', '60000'), new RegExp(`^-MOVED ${slot} 127.0.0.1:${cluster.nodes[to].port}`));
@@ -215,7 +238,7 @@ test('SLUICE.CLUSTER SETTOPOLOGY moves a slot and its keys keep their state on t
   assert.equal(peek[3], ':2', peek.join('|'));
   assert.equal(await raw(cluster.nodes[to].port, 'SEM.COUNT', '{moving}:sem'), ':1\r\n');
   assert.equal(await raw(cluster.nodes[from].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':0\r\n');
-  assert.equal(await raw(cluster.nodes[to].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':2\r\n');
+  assert.equal(await raw(cluster.nodes[to].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), held);
   // The cluster client follows the move (MOVED, then a refreshed slot map).
   assert.equal(((await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000')) as number[])[2], 1);
   assert.equal(((await client.call('RL.HIT', key, 'LIMIT', '5', 'PER', '60000')) as number[])[2], 0);
@@ -239,9 +262,11 @@ test('a handoff to a node that is down fails with what to do, and the keys stay 
       return [...(slot > a ? [`${a}-${slot - 1}`] : []), ...(slot < b ? [`${slot + 1}-${b}`] : [])];
     });
     const down = { version: 3, nodes: [...nodes, { id: 'd', host: '127.0.0.1', port: 1, slots: [String(slot)] }] };
+    const held = await raw(cluster.nodes[fromIndex].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot));
     const [reply] = await cluster.push(down, [fromIndex]);
-    assert.match(reply, /^-ERR topology version 3 is in force, but handing slot state over failed: 1 key\(s\) to 'd' \(127\.0\.0\.1:1\): .*push the same topology again to retry$/);
-    assert.equal(await raw(cluster.nodes[fromIndex].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), ':1\r\n');
+    assert.match(reply, new RegExp(`^-ERR topology version 3 is in force, but handing slot state over failed: ${held.slice(1, -2)} key\\(s\\) to 'd'`));
+    assert.match(reply, /to 'd' \(127\.0\.0\.1:1\): .*push the same topology again to retry$/);
+    assert.equal(await raw(cluster.nodes[fromIndex].port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)), held);
     // d comes up at its real address in version 4: the retry sends the key there.
     const up = { version: 4, nodes: [...nodes, { id: 'd', host: '127.0.0.1', port: extra.port, slots: [String(slot)] }] };
     assert.deepEqual(await cluster.push(up, [fromIndex]), ['+OK']);
@@ -346,5 +371,47 @@ test('a pushed topology survives a restart, and restored keys of slots another n
     assert.match(d.output(), /dropped 1 restored key\(s\) of slots other nodes serve/);
   } finally {
     await d.stop();
+  }
+});
+
+test('with requirepass, a node AUTHs to hand over more state than an unauthenticated client may send', async () => {
+  const args = (id: string) => ['--cluster-enabled', 'yes', '--cluster-node-id', id, '--requirepass', 'pw'];
+  const [a, b] = await Promise.all([startDaemon(args('a')), startDaemon(args('b'))]);
+  const authed = async (port: number) => {
+    const c = await RawClient.connect(port);
+    await c.send(resp('AUTH', 'pw'), '+OK\r\n');
+    return c;
+  };
+  try {
+    const topology = (owner: number, version: number) => ({
+      version,
+      nodes: [
+        { id: 'a', host: '127.0.0.1', port: a.port, slots: owner === 0 ? ['0-16383'] : [] },
+        { id: 'b', host: '127.0.0.1', port: b.port, slots: owner === 1 ? ['0-16383'] : [] },
+      ],
+    });
+    const ca = await authed(a.port);
+    const cb = await authed(b.port);
+    await ca.send(resp('SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(topology(0, 1))), '+OK\r\n');
+    await cb.send(resp('SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(topology(0, 1))), '+OK\r\n');
+    // 3000 keys: the handoff is far over the 16 KB a client may send before AUTH.
+    const hits = Buffer.concat(Array.from({ length: 3000 }, (_, i) => resp('RL.HIT', `key:${i}`, 'LIMIT', '5', 'PER', '600000')));
+    const before = ca.received.length;
+    ca.write(hits);
+    await ca.until((t) => (t.slice(before).match(/\*5\r\n/g) ?? []).length === 3000, 30_000);
+    assert.equal(await ca.send(resp('SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(topology(1, 2))), '\r\n'), '+OK\r\n');
+    assert.equal(await ca.send(resp('DBSIZE'), '\r\n'), ':0\r\n');
+    assert.equal(await cb.send(resp('DBSIZE'), '\r\n'), ':3000\r\n');
+    assert.equal(await cb.send(resp('SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(topology(1, 2))), '\r\n'), '+OK\r\n');
+    const reply = await raw(b.port, 'RL.PEEK', 'key:2999', 'LIMIT', '5', 'PER', '600000');
+    assert.match(reply, /^-NOAUTH/, 'a fresh connection to b must AUTH');
+    const peek = cb.received.length;
+    cb.write(resp('RL.PEEK', 'key:2999', 'LIMIT', '5', 'PER', '600000'));
+    const answer = (await cb.until((t) => replyEnd(t, peek) >= 0)).slice(peek);
+    assert.equal(answer.split('\r\n')[3], ':4', answer);
+    ca.close();
+    cb.close();
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
   }
 });
