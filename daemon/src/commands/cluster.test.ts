@@ -12,6 +12,7 @@ import path from 'node:path';
 import Redis, { Cluster } from 'ioredis';
 import { keySlot } from '@sluice/protocol';
 import { RawClient, redisCli, resp, startCluster, startDaemon, evenSlots, type LocalCluster } from '../testing';
+import { scenario } from '../other-clients';
 
 let cluster: LocalCluster;
 let client: Cluster;
@@ -158,6 +159,22 @@ test('ioredis Cluster hits keys across all slots and every limit holds exactly',
   const sem = (await Promise.all(Array.from({ length: 5 }, () => client.call('SEM.ACQUIRE', 'sem:x', '2', 'TTL', '60000')))) as number[][];
   assert.equal(sem.filter((s) => s[0] === 1).length, 2);
 });
+
+for (const other of ['redis-py', 'go-redis'] as const) {
+  test(`${other}'s cluster client routes by COMMAND's key positions: every limit holds on its node`, async () => {
+    const out = await scenario(other, cluster.nodes[0].port, 'cluster', '60');
+    const admitted = out.admitted as Record<string, number>;
+    assert.equal(Object.keys(admitted).length, 60);
+    for (const [key, n] of Object.entries(admitted)) assert.equal(n, 2, key);
+    assert.equal(out.tokens, 2);
+    // The keys are on their slots' nodes.
+    const prefix = other === 'redis-py' ? 'py' : 'go';
+    for (const n of cluster.nodes) {
+      const held = (await raw(n.port, 'KEYS', `${prefix}:*`)).split('\r\n').filter((l) => l.startsWith(`${prefix}:`));
+      for (const k of held) assert.equal(portOf(keySlot(k)), n.port, k);
+    }
+  });
+}
 
 test('a node answers keys it does not own with MOVED, and redis-cli -c follows it', async () => {
   const key = 'moved-key';
