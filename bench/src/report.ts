@@ -1,5 +1,5 @@
 /** Writes bench/RESULTS.md and the SVG chart from one run's results. */
-import type { DurRow, LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
+import type { ClusterRow, DurRow, LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
 import type { Corpus } from './corpus';
 import { type ClientResult, clientHeadline, clientMarkdown } from './client';
 import { routingHeadlines, routingMarkdown, type RoutingResults, routingSvgGroups } from './routing';
@@ -36,6 +36,8 @@ export interface Results {
   text400?: string;
   routing?: RoutingResults;
   client?: ClientResult;
+  /** Absent in results saved before the cluster scenario existed. */
+  cluster?: ClusterRow[];
   totalSeconds: number;
 }
 
@@ -203,6 +205,19 @@ export function renderMarkdown(results: Results): string {
       L.push(`| ${r.server} | ${r.what} | ${fmt(r.keys)} | ${fmt(r.bytes / 1e6, 1)} MB | ${fmt(r.saveMs)} ms | ${load} | **${stall}** | ${fmt(r.maxPingMs, 1)} ms | ${fmt(r.maxPingIdleMs, 1)} ms | \`${cell(r.command)}\` |`);
     }
     L.push('', "Sluice's stall is the longest event-loop delay monitorEventLoopDelay saw during the save (1 ms sampling); Redis's is its fork (INFO latest_fork_usec). See docs/durability.md.", '');
+  }
+
+  if (results.cluster?.length) {
+    const base = results.cluster.find((r) => r.setup.startsWith('single node, fast path off'));
+    const fast = results.cluster.find((r) => r.setup.startsWith('single node, fast path on'));
+    L.push('## Cluster: the same load through the client on one node and on a cluster', '');
+    L.push('| setup | nodes | RL.HIT per s | us per request | vs single node, fast path off | vs single node, fast path on | limits exact | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    const diff = (r: ClusterRow, b: ClusterRow | undefined) => (b === undefined || r === b ? '-' : `${r.usPerRequest >= b.usPerRequest ? '+' : ''}${fmt(r.usPerRequest - b.usPerRequest, 1)} us`);
+    for (const r of results.cluster) {
+      L.push(`| ${r.setup} | ${r.nodes} | ${fmt(r.rps)} | **${fmt(r.usPerRequest, 1)}** | ${diff(r, base)} | ${diff(r, fast)} | ${r.exact ? 'yes' : 'NO'}: ${cell(r.detail)} | \`${cell(r.command)}\` |`);
+    }
+    const r0 = results.cluster[0];
+    L.push('', `${fmt(r0.requests)} RL.HIT (fixed window) over 1,000 keys through SluiceClient (ioredis; an ioredis Cluster for the cluster rows), ${r0.concurrency} in flight, median of ${r0.runs} run(s), all nodes on this machine. Time per request is wall time / requests with ${r0.concurrency} in flight, so it includes the client's own cost; the difference between rows is the cluster path's cost per request. In cluster mode the native fast path is off (it would bypass the slot check). See docs/cluster.md.`, '');
   }
 
   L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 15 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # under two minutes; checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');

@@ -15,6 +15,7 @@ import { buildCorpus, chunks, type Corpus } from './corpus';
 import { buildLoadgen, gateway, gatewayMessages, sharedKeys, soak } from './loadgen';
 import { memoryPerKey } from './memory';
 import { durability } from './durability';
+import { clusterOverhead } from './cluster';
 import { BENCH, installCleanup, killAll, ROOT, run, startRedis, startSluice, type Server } from './procs';
 import { LUA_BUCKET, rbScenarios, runRb } from './rb';
 import { headlines, type Machine, renderMarkdown, renderSvg, type Results } from './report';
@@ -30,7 +31,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --re
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory, route-core, route-litellm,
                  route-plugin, litellm-replicas, route-pipeline, gateway-route, durability,
-                 client
+                 client, cluster
   --results F    write the Markdown here (default bench/RESULTS.md, with --quick
                  bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
   --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
@@ -127,7 +128,7 @@ async function main(): Promise<number> {
   const opts: Options = { quick: args.quick, only: args.only, out: outDir, log };
   installCleanup((why) => log(`stopping: ${why}; ending every process the benchmark started`));
 
-  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-plugin', 'litellm-replicas', 'route-pipeline', 'gateway-route', 'durability', 'client'];
+  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-plugin', 'litellm-replicas', 'route-pipeline', 'gateway-route', 'durability', 'client', 'cluster'];
   if (args.only) {
     const unknown = args.only.filter((o) => !all.includes(o));
     if (unknown.length) {
@@ -224,6 +225,10 @@ async function main(): Promise<number> {
 
   await step('client', 'The TypeScript client: SluiceClient.hit vs raw ioredis RL.HIT', async () => {
     results.client = await clientOverhead(opts);
+  });
+
+  await step('cluster', 'Cluster: the same RL.HIT load through the client on 1 node vs a cluster of 1 and of 3 nodes', async () => {
+    results.cluster = await clusterOverhead(opts);
   });
 
   await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {

@@ -125,3 +125,20 @@ export interface Outcome {
 }
 
 export class ScenarioFailure extends Error {}
+
+/** One setup of the cluster scenario (cluster.ts): the same RL.HIT load through the client. */
+export interface ClusterRow {
+  setup: string;
+  nodes: number;
+  requests: number;
+  concurrency: number;
+  runs: number;
+  /** Median over the runs. */
+  seconds: number;
+  rps: number;
+  usPerRequest: number;
+  /** Every key admitted exactly its limit. */
+  exact: boolean;
+  detail: string;
+  command: string;
+}

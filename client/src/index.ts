@@ -8,8 +8,8 @@
  *   if (!hit.allowed) await sleep(hit.retryAfterMs!);
  */
 import { EventEmitter } from 'node:events';
-import Redis, { type RedisOptions } from 'ioredis';
-import { clientFieldName, commandTable, findSpec, keyPositions, type CommandSpec, type ReplyField, type ReplySpec } from '@sluice/protocol';
+import Redis, { Command, type RedisOptions } from 'ioredis';
+import { clientFieldName, commandTable, findSpec, keyPositions, keySlot, type CommandSpec, type ReplyField, type ReplySpec } from '@sluice/protocol';
 import { fromReplyError, LeaseBusyError, NoDeploymentError, SluiceUnavailableError } from './errors';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
@@ -239,6 +239,10 @@ export interface RedisLike {
   options?: { keyPrefix?: string };
   on?(event: string, listener: (...args: unknown[]) => void): unknown;
   off?(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** True for an ioredis Cluster: commands go straight to the node of their key's slot. */
+  isCluster?: boolean;
+  /** ioredis's own send, which routes a Command by its `slot` in a Cluster. */
+  sendCommand?(command: unknown): unknown;
 }
 
 /** What limit calls do while the daemon does not answer. */
@@ -396,6 +400,8 @@ interface Wired {
   words: string[];
   reply: ReplySpec;
   spec: CommandSpec | undefined;
+  /** Its table entry, for the key whose slot a cluster routes by (routing groups and leases too). */
+  keyed: CommandSpec | undefined;
 }
 const wired = new Map<string, Wired>();
 function wire(name: string): Wired {
@@ -404,7 +410,8 @@ function wire(name: string): Wired {
     // ROUTE.* keys are not prefixed: a group is a name from the shared routing configuration
     // (the LiteLLM file), and ROUTE.DONE's key is a lease the daemon handed out.
     const keyed = !name.includes('|') && !name.startsWith('route.');
-    w = { words: name.toUpperCase().split('|'), reply: replySpecOf(name), spec: keyed ? commandTable.get(name) : undefined };
+    const table = commandTable.get(name);
+    w = { words: name.toUpperCase().split('|'), reply: replySpecOf(name), spec: keyed ? table : undefined, keyed: table?.keys.first ? table : undefined };
     wired.set(name, w);
   }
   return w;
@@ -649,7 +656,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     let raw: unknown;
     try {
       if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
-      raw = await this.#withTimeout(this.redis.call(words[0], ...words.slice(1), ...args));
+      raw = await this.#withTimeout(this.#call(wire(name), args));
     } catch (err) {
       const typed = fromReplyError(err);
       if (typed !== err || !(err instanceof Error)) throw typed;
@@ -660,6 +667,27 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
       throw unavailable;
     }
     return decodeReply(reply, raw, words.join(' ')) as T;
+  }
+
+  /**
+   * Sends one command. Through an ioredis Cluster, a keyed command goes straight to the node of
+   * its first key's slot (ioredis knows Sluice's key positions only from this client: it would
+   * send the command to any node and follow the MOVED).
+   */
+  #call({ words, keyed }: Wired, args: (string | number | Buffer)[]): Promise<unknown> {
+    const redis = this.redis;
+    if (redis.isCluster && keyed && redis.sendCommand) {
+      const at = keyPositions(keyed, args.length + 1)[0];
+      if (at !== undefined) {
+        const key = args[at - 1];
+        const command = new Command(words[0], [...words.slice(1), ...args], { replyEncoding: 'utf8' });
+        // ioredis routes by `slot` (Command.getSlot computes it only for commands it knows).
+        (command as unknown as { slot: number }).slot = keySlot(typeof key === 'number' ? String(key) : key);
+        redis.sendCommand(command);
+        return command.promise;
+      }
+    }
+    return redis.call(words[0], ...words.slice(1), ...args);
   }
 
   /** The limit a spec stands for, when known here (inline, or a policy seen before). */
@@ -690,19 +718,21 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
 
   async #runPipeline(queued: Queued[]): Promise<unknown[]> {
     const commands = queued.map(({ name, args }) => {
-      const { words, reply, spec } = wire(name);
-      return { words, reply, args: this.keyPrefix && spec ? prefixKeys(spec, args, this.keyPrefix) : args };
+      const wired = wire(name);
+      const { words, reply, spec } = wired;
+      return { wired, words, reply, args: this.keyPrefix && spec ? prefixKeys(spec, args, this.keyPrefix) : args };
     });
     let replies: [Error | null, unknown][];
     try {
       if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
-      if (typeof this.redis.pipeline === 'function') {
+      // A cluster pipeline must keep to one slot: across a cluster, the calls go out unawaited.
+      if (typeof this.redis.pipeline === 'function' && !this.redis.isCluster) {
         const pipe = this.redis.pipeline();
         for (const c of commands) pipe.call(c.words[0], ...c.words.slice(1), ...c.args);
         replies = (await this.#withTimeout(pipe.exec())) ?? [];
       } else {
         // A connection without pipelines: the calls still go out back to back, unawaited.
-        replies = await this.#withTimeout(Promise.all(commands.map((c) => this.redis.call(c.words[0], ...c.words.slice(1), ...c.args).then((r): [null, unknown] => [null, r], (e: Error): [Error, unknown] => [e, null]))));
+        replies = await this.#withTimeout(Promise.all(commands.map((c) => this.#call(c.wired, c.args).then((r): [null, unknown] => [null, r], (e: Error): [Error, unknown] => [e, null]))));
       }
     } catch (err) {
       if (this.timeoutMs === null || !(err instanceof Error)) throw err;

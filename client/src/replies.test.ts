@@ -14,13 +14,15 @@ import { clientFieldName, commandTable, type ReplySpec } from '@sluice/protocol'
 import { decodeReply, replySpecOf, SluiceClient, type RedisLike } from './index';
 
 let daemon: Daemon;
+/** A one-node cluster (every slot its own): the cluster family's commands answer only there. */
+let clustered: Daemon;
 
 before(async () => {
-  daemon = await startDaemon();
+  [daemon, clustered] = await Promise.all([startDaemon(), startDaemon(['--cluster-enabled', 'yes', '--cluster-node-id', 'a'])]);
 });
 
 after(async () => {
-  await daemon.stop();
+  await Promise.all([daemon.stop(), clustered.stop()]);
 });
 
 /** Asserts that a decoded value is what `spec` declares: exact field sets, declared types, null only where "none" is declared. */
@@ -185,6 +187,13 @@ const RAW: string[][] = [
   ['MEMORY', 'HELP'], ['PEXPIRE', 'rt:ks', '50000'], ['EXPIRE', 'rt:ks', '40'], ['PERSIST', 'rt:none'], ['UNLINK', 'rt:none'], ['DEL', 'rt:ks'],
   ['FLUSHDB'], ['FLUSHALL'],
 ];
+/** The cluster family's commands, sent to the one-node cluster (SETTOPOLOGY first). */
+const CLUSTER_RAW = (port: number): string[][] => [
+  ['SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify({ version: 1, nodes: [{ id: 'a', host: '127.0.0.1', port, slots: ['0-16383'] }] })],
+  ['SLUICE.CLUSTER', 'TOPOLOGY'], ['SLUICE.CLUSTER', 'HELP'],
+  ['CLUSTER', 'INFO'], ['CLUSTER', 'MYID'], ['CLUSTER', 'SLOTS'], ['CLUSTER', 'SHARDS'], ['CLUSTER', 'NODES'],
+  ['CLUSTER', 'KEYSLOT', 'rt'], ['CLUSTER', 'COUNTKEYSINSLOT', '0'], ['CLUSTER', 'HELP'], ['READONLY'], ['READWRITE'], ['ASKING'],
+];
 /**
  * Sent in turn on a connection of their own (they change or end it); HELLO keeps the
  * connection's protocol. Replies between MULTI and EXEC (QUEUED) are not the commands' own.
@@ -198,9 +207,10 @@ const ownConnection = (protocol: 2 | 3): string[][][] => [
 /**
  * Not sent: SHUTDOWN stops the daemon (its declaration, `none`, says so); ROUTE.RELOAD needs a
  * routing config file (its OK is checked in daemon/src/commands/routing.test.ts); ACL LOAD and
- * ACL SAVE need a config file (checked in daemon/src/commands/access.test.ts).
+ * ACL SAVE need a config file (checked in daemon/src/commands/access.test.ts); SLUICE.CLUSTER
+ * IMPORT takes state another node encoded (its integer is checked in daemon/src/commands/cluster.test.ts).
  */
-const NOT_SENT = new Set(['shutdown', 'route.reload', 'acl|load', 'acl|save']);
+const NOT_SENT = new Set(['shutdown', 'route.reload', 'acl|load', 'acl|save', 'sluice.cluster|import']);
 
 function leafNames(): string[] {
   return [...commandTable.values()].flatMap((s) => (s.subcommands ? [...(s.reply ? [s.name] : []), ...s.subcommands.map((c) => c.name)] : [s.name]));
@@ -209,7 +219,7 @@ function leafNames(): string[] {
 type Connection = RedisLike & { disconnect(): void };
 
 /** Sends every command (through the client's methods, then raw) and checks each reply against its declaration. */
-async function checkEveryReply(protocol: 2 | 3, connect: () => Connection, redis: Connection): Promise<void> {
+async function checkEveryReply(protocol: 2 | 3, connect: (port?: number) => Connection, redis: Connection): Promise<void> {
   const calls: Call[] = [];
   const sluice = new SluiceClient(recording(redis, calls));
   const called = await everyMethod(sluice, String(protocol));
@@ -221,6 +231,12 @@ async function checkEveryReply(protocol: 2 | 3, connect: () => Connection, redis
   assert.deepEqual(methods.filter((m) => !called.has(m)), [], 'methods this test does not call');
 
   for (const words of RAW) calls.push({ words, raw: await redis.call(words[0], ...words.slice(1)) });
+  const cluster = connect(clustered.port);
+  try {
+    for (const words of CLUSTER_RAW(clustered.port)) calls.push({ words, raw: await cluster.call(words[0], ...words.slice(1)) });
+  } finally {
+    cluster.disconnect();
+  }
   for (const sequence of ownConnection(protocol)) {
     const own = connect();
     try {
@@ -256,7 +272,7 @@ async function checkEveryReply(protocol: 2 | 3, connect: () => Connection, redis
 
 for (const protocol of [2, 3] as const) {
   test(`RESP${protocol}: every reply decodes to exactly the fields and types the command table declares`, async () => {
-    const connect = () => (protocol === 2 ? new Redis({ port: daemon.port }) : new Redis6({ port: daemon.port, protocol: 3 }));
+    const connect = (port = daemon.port) => (protocol === 2 ? new Redis({ port }) : new Redis6({ port, protocol: 3 }));
     const redis = connect();
     try {
       await checkEveryReply(protocol, connect, redis);

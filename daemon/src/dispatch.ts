@@ -10,6 +10,7 @@ import { errors, ReplyError } from './reply-error';
 import { log } from './log';
 import { commandTimer } from './command-timer';
 import { permissionRefusal } from './commands/access';
+import { clusterRedirect } from './cluster-redirect';
 
 /**
  * Finds commands by name in any letter case without turning the name into a string: names are
@@ -185,6 +186,8 @@ export class CommandRegistry {
       const refusal = permissionRefusal(session, entry.spec, args);
       if (refusal !== null) return this.refuse(ctx, entry, w, refusal);
     }
+    const redirect = clusterRedirect(entry.spec, args);
+    if (redirect !== null) return this.refuse(ctx, entry, w, redirect);
     const transaction = session.transaction;
     if (transaction !== null && !entry.controlsTransaction) {
       if (entry.noMulti) {

@@ -17,12 +17,13 @@ import { keyspaceFamily } from './commands/keyspace';
 import { persistenceFamily } from './commands/persistence';
 import { observeFamily } from './commands/observe';
 import { accessFamily } from './commands/access';
+import { clusterFamily } from './commands/cluster';
 
 /**
  * Persistence comes before the families whose state it restores, so that their `start` (the
  * config file's `policies:`) applies on top of the snapshot.
  */
-export const families: readonly Family[] = [serverFamily, accessFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily, observeFamily];
+export const families: readonly Family[] = [serverFamily, accessFamily, persistenceFamily, limitsFamily, leasesFamily, tokensFamily, routingFamily, transactionsFamily, keyspaceFamily, observeFamily, clusterFamily];
 
 /** Every configuration option: the server's, then each family's. */
 export const allOptions: readonly OptionSpec[] = [...serverOptions, ...tlsOptions, ...families.flatMap((f) => f.options ?? [])];

@@ -146,8 +146,14 @@ export class Server implements ConnectionHost {
   }
 
   /** The fast path answers RL.HIT, RL.PEEK and CL.THROTTLE itself: only while limits run. */
+  /**
+   * The fast path answers PING, RL.HIT, RL.PEEK, CL.THROTTLE, ROUTE.PICK and ROUTE.DONE without
+   * dispatch: only while the families it answers for run (features), and not in cluster mode,
+   * where dispatch's slot check (MOVED, CROSSSLOT) must see every keyed command.
+   */
   private fastPathOn(): boolean {
-    return this.config.get('native-fast-path') === true && this.families.some((f) => f.name === 'limits');
+    const running = (name: string) => this.families.some((f) => f.name === name);
+    return this.config.get('native-fast-path') === true && this.config.get('cluster-enabled') !== true && running('limits') && running('routing');
   }
 
   private accept(socket: net.Socket): void {

@@ -186,3 +186,50 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Nodes of a local cluster started by startCluster, in topology order (a, b, c, ...). */
+export interface LocalCluster {
+  nodes: Daemon[];
+  /** The topology in force, as pushed (version, nodes with id/host/port/slots). */
+  topology: { version: number; nodes: { id: string; host: string; port: number; slots: string[] }[] };
+  /** Sends SLUICE.CLUSTER SETTOPOLOGY to every node (in `order`, default topology order); resolves with each reply. */
+  push(topology: LocalCluster['topology'], order?: number[]): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/** Splits 0-16383 into `n` even ranges, as redis-cli --cluster create does. */
+export function evenSlots(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`${Math.floor((i * 16384) / n)}-${Math.floor(((i + 1) * 16384) / n) - 1}`);
+  return out;
+}
+
+/**
+ * Starts `count` daemons with cluster-enabled (ids a, b, c, ...) on free ports, then pushes
+ * a topology of version 1 that splits the slots evenly between them.
+ */
+export async function startCluster(count = 3, args: string[] = []): Promise<LocalCluster> {
+  const ids = Array.from({ length: count }, (_, i) => String.fromCharCode(97 + i));
+  const nodes = await Promise.all(ids.map((id) => startDaemon(['--cluster-enabled', 'yes', '--cluster-node-id', id, ...args])));
+  const push = async (topology: LocalCluster['topology'], order = nodes.map((_, i) => i)): Promise<string[]> => {
+    const replies: string[] = [];
+    for (const i of order) {
+      const c = await RawClient.connect(nodes[i].port);
+      const reply = await c.send(resp('SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(topology)), '\r\n');
+      replies.push(reply.trim());
+      c.close();
+    }
+    return replies;
+  };
+  const cluster: LocalCluster = {
+    nodes,
+    topology: { version: 1, nodes: ids.map((id, i) => ({ id, host: '127.0.0.1', port: nodes[i].port, slots: [evenSlots(count)[i]] })) },
+    push,
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+  const replies = await push(cluster.topology);
+  if (replies.some((r) => r !== '+OK')) throw new Error(`pushing the topology failed: ${replies.join(', ')}`);
+  return cluster;
+}

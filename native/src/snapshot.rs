@@ -2,10 +2,11 @@
 //! format and the atomic write are `sluice_core::snapshot`'s; this file only runs them, a save
 //! on a libuv worker thread so the event loop goes on answering while it is encoded and written.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
 use sluice_core::{keyspace, snapshot};
@@ -72,4 +73,33 @@ pub fn snapshot_load(path: String, now: f64) -> napi::Result<Option<SnapshotLoad
         Ok(loaded) => Ok(loaded.map(|l| SnapshotLoaded { bytes: l.bytes as f64, keys: l.keys as f64 })),
         Err(e) => Err(napi::Error::from_reason(e.to_string())),
     }
+}
+
+/// A cluster slot handoff, the sending side: the state of `keys` (each a u32 LE length and its
+/// bytes, one after the other) at `now`, as a snapshot `snapshot_import` reads on another node.
+/// Policies are not included (every node has its own configuration).
+#[napi]
+pub fn snapshot_export_keys(keys: &[u8], now: f64) -> napi::Result<Buffer> {
+    let mut wanted: HashSet<&[u8]> = HashSet::new();
+    let mut rest = keys;
+    while !rest.is_empty() {
+        if rest.len() < 4 {
+            return Err(napi::Error::from_reason("key list ends inside a length"));
+        }
+        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+        if rest.len() < 4 + len {
+            return Err(napi::Error::from_reason("key list ends inside a key"));
+        }
+        wanted.insert(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    Ok(snapshot::encode_keys(&CORE, &|key| wanted.contains(key), ns(now)).into())
+}
+
+/// A cluster slot handoff, the receiving side: adds the keys of `snapshot_export_keys`'s bytes
+/// to this node's state at `now` (other keys stay as they are). Returns the keys taken in;
+/// throws with what is wrong with bytes that cannot be used (then nothing changed).
+#[napi]
+pub fn snapshot_import(bytes: &[u8], now: f64) -> napi::Result<u32> {
+    snapshot::import(&CORE, bytes, ns(now)).map(|n| n as u32).map_err(|e| napi::Error::from_reason(e.to_string()))
 }

@@ -4,3 +4,4 @@ export * from './command-table';
 export { commandTable, commandFamilies, aclCategories, familyCategories } from './commands';
 export * from './command-replies';
 export * from './glob';
+export * from './cluster-slot';

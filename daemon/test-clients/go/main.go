@@ -4,6 +4,7 @@
 //
 //	transaction KEY   two RL.HIT in a TxPipeline (MULTI/EXEC), then RL.PEEK
 //	scan PATTERN      every key the scan iterator yields for MATCH PATTERN
+//	cluster N         a ClusterClient hits N keys 3 times each (LIMIT 2), then TOK.COUNT on any node
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -57,6 +59,30 @@ func main() {
 		}
 		sort.Strings(keys)
 		out["keys"] = keys
+	case "cluster":
+		n, err := strconv.Atoi(os.Args[3])
+		if err != nil {
+			fail(err)
+		}
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:" + os.Args[1]}})
+		defer cc.Close()
+		admitted := map[string]int64{}
+		for i := 0; i < n; i++ {
+			key := fmt.Sprintf("go:%d", i)
+			for j := 0; j < 3; j++ {
+				v, err := cc.Do(ctx, "RL.HIT", key, "LIMIT", 2, "PER", 600000).Slice()
+				if err != nil {
+					fail(err)
+				}
+				admitted[key] += v[0].(int64)
+			}
+		}
+		tokens, err := cc.Do(ctx, "TOK.COUNT", "cl100k_base", "hello world").Int64()
+		if err != nil {
+			fail(err)
+		}
+		out["admitted"] = admitted
+		out["tokens"] = tokens
 	default:
 		fail(fmt.Errorf("unknown scenario %s", os.Args[2]))
 	}

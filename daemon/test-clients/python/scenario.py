@@ -3,6 +3,7 @@
 Usage: scenario.py PORT SCENARIO ARGS...
   transaction KEY   two RL.HIT in redis-py's default pipeline (MULTI/EXEC), then RL.PEEK
   scan PATTERN      every key scan_iter() yields for MATCH PATTERN
+  cluster N         a RedisCluster hits N keys 3 times each (LIMIT 2), then TOK.COUNT on any node
 """
 import json
 import sys
@@ -24,6 +25,17 @@ def main() -> None:
     elif scenario == "scan":
         keys = sorted(k.decode("latin1") for k in r.scan_iter(match=args[0], count=100))
         print(json.dumps({"keys": keys}))
+    elif scenario == "cluster":
+        from redis.cluster import RedisCluster
+
+        rc = RedisCluster(host="127.0.0.1", port=int(port))
+        admitted = {}
+        for i in range(int(args[0])):
+            key = f"py:{i}"
+            admitted[key] = sum(rc.execute_command("RL.HIT", key, "LIMIT", 2, "PER", 600000)[0] for _ in range(3))
+        # redis-py needs a target for a command without keys.
+        tokens = rc.execute_command("TOK.COUNT", "cl100k_base", "hello world", target_nodes=rc.get_random_node())
+        print(json.dumps({"admitted": admitted, "tokens": tokens}))
     else:
         raise SystemExit(f"unknown scenario {scenario}")
 

@@ -49,4 +49,17 @@ pub trait Family: Sync {
     /// (entries already expired at `now_ns` are dropped). `Err(RestoreError::Unsupported)` from
     /// a family that keeps nothing in snapshots.
     fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, RestoreError>;
+
+    /// Like `snapshot`, but only the keys `keep` accepts and none of the family-wide state
+    /// (policies): what a cluster node hands to the new owner of slots that moved away.
+    /// Returns false when the family keeps nothing in snapshots.
+    fn export(&self, _keep: &dyn Fn(&[u8]) -> bool, _now_ns: i64, _unix_ns_at_now: i64, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Adds what `export` wrote to the family's state, leaving other keys alone (a key held
+    /// here already takes the exported state). Returns the keys taken in.
+    fn import(&self, _bytes: &[u8], _now_ns: i64, _unix_ns_at_now: i64) -> Result<usize, RestoreError> {
+        Err(RestoreError::Unsupported { family: self.name() })
+    }
 }

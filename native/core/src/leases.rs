@@ -165,7 +165,15 @@ impl crate::family::Family for Leases {
         true
     }
     fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
-        snapshot::read(self, bytes, now_ns, unix_ns_at_now)
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now, false)
+    }
+    /// The live leases of the keys `keep` accepts (leases/snapshot.rs).
+    fn export(&self, keep: &dyn Fn(&[u8]) -> bool, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        snapshot::write_keys(self, Some(keep), now_ns, unix_ns_at_now, out);
+        true
+    }
+    fn import(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now, true)
     }
 }
 

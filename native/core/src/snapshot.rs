@@ -85,6 +85,16 @@ fn unix_ns(core: &Core, now_ns: i64) -> i64 {
 /// key's state is exact as of some moment during the call, and keys of different shards may
 /// be from moments a few ms apart.
 pub fn encode(core: &Core, now_ns: i64) -> Vec<u8> {
+    encode_filtered(core, None, now_ns)
+}
+
+/// A snapshot of only the keys `keep` accepts and none of the family-wide state (policies):
+/// what a cluster node sends the new owner of slots that moved away (`import` reads it).
+pub fn encode_keys(core: &Core, keep: &dyn Fn(&[u8]) -> bool, now_ns: i64) -> Vec<u8> {
+    encode_filtered(core, Some(keep), now_ns)
+}
+
+fn encode_filtered(core: &Core, keep: Option<&dyn Fn(&[u8]) -> bool>, now_ns: i64) -> Vec<u8> {
     let unix = unix_ns(core, now_ns);
     let mut out = Vec::with_capacity(HEADER + 4096);
     out.extend_from_slice(&MAGIC);
@@ -99,7 +109,11 @@ pub fn encode(core: &Core, now_ns: i64) -> Vec<u8> {
         out.extend_from_slice(name);
         let len_at = out.len();
         out.extend_from_slice(&0u64.to_le_bytes());
-        if family.snapshot(now_ns, unix, &mut out) {
+        let written = match keep {
+            None => family.snapshot(now_ns, unix, &mut out),
+            Some(keep) => family.export(keep, now_ns, unix, &mut out),
+        };
+        if written {
             let len = (out.len() - len_at - 8) as u64;
             out[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
         } else {
@@ -171,10 +185,8 @@ pub fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, SnapshotError> {
     Ok(out)
 }
 
-/// Replaces `core`'s state with the file's, at `now_ns` on its clock. Returns the keys restored
-/// (entries that expired while the daemon was down are dropped). On an error every family is
-/// left empty, never half restored.
-pub fn restore(core: &Core, file: &[u8], now_ns: i64) -> Result<usize, SnapshotError> {
+/// The sections of a checked file, each naming a family of `core`.
+fn known_sections<'a>(core: &Core, file: &'a [u8]) -> Result<Vec<Section<'a>>, SnapshotError> {
     let sections = sections(file)?;
     let families = core.families();
     for s in &sections {
@@ -182,6 +194,32 @@ pub fn restore(core: &Core, file: &[u8], now_ns: i64) -> Result<usize, SnapshotE
             return Err(SnapshotError::UnknownSection { name: s.name.to_string() });
         }
     }
+    Ok(sections)
+}
+
+/// Adds the keys of an `encode_keys` snapshot to `core`'s state at `now_ns`, leaving every
+/// other key alone (a key held already takes the snapshot's state). Returns the keys taken in.
+/// The whole input is checked (magic, version, length, checksum, section names) before any
+/// state changes.
+pub fn import(core: &Core, file: &[u8], now_ns: i64) -> Result<usize, SnapshotError> {
+    let sections = known_sections(core, file)?;
+    let families = core.families();
+    let unix = unix_ns(core, now_ns);
+    let mut keys = 0;
+    for family in families {
+        if let Some(s) = sections.iter().find(|s| s.name == family.name()) {
+            keys += family.import(s.bytes, now_ns, unix).map_err(SnapshotError::Family)?;
+        }
+    }
+    Ok(keys)
+}
+
+/// Replaces `core`'s state with the file's, at `now_ns` on its clock. Returns the keys restored
+/// (entries that expired while the daemon was down are dropped). On an error every family is
+/// left empty, never half restored.
+pub fn restore(core: &Core, file: &[u8], now_ns: i64) -> Result<usize, SnapshotError> {
+    let sections = known_sections(core, file)?;
+    let families = core.families();
     let unix = unix_ns(core, now_ns);
     let mut keys = 0;
     for family in families {

@@ -249,3 +249,46 @@ fn saving_while_other_threads_hit_gives_every_key_an_exact_state() {
         }
     }
 }
+
+/// A cluster slot handoff: the keys one node exports (`encode_keys`) are added to another
+/// node's state (`import`), answering there as they would have on the first; other keys and
+/// the policies stay as they were on both sides.
+#[test]
+fn exported_keys_are_added_to_another_core_with_their_state() {
+    let now = 30 * S;
+    let a = busy_core(now);
+    let b_boot = BOOT + 5 * S;
+    let b = Core::new(b_boot);
+    let p = params(10, 60_000, Algo::Sliding);
+    b.limits.hit(b"kept-on-b", &p, 4, now, true);
+    b.leases.acquire(b"sem0", 10, 120 * S, now);
+    b.limits.policies.set(b"only-on-b", p);
+    let moving = |key: &[u8]| key.starts_with(b"1:") || key == b"sem0" || key == b"cell";
+    let file = snapshot::encode_keys(&a, &moving, now);
+    let at_b = now - 5 * S; // the same Unix instant on b's clock
+    // 50 sliding keys, "cell" (gcra), "sem0".
+    assert_eq!(snapshot::import(&b, &file, at_b).unwrap(), 52);
+    assert_eq!(b.limits.policies.names(), vec![Box::<[u8]>::from(&b"only-on-b"[..])]);
+    assert_eq!(b.limits.hit(b"kept-on-b", &p, 1, at_b, false).remaining, 6);
+    for i in 0..50u32 {
+        let key = format!("1:{i}:{}", "x".repeat(i as usize));
+        assert_eq!(a.limits.hit(key.as_bytes(), &p, 1, now, true), b.limits.hit(key.as_bytes(), &p, 1, at_b, true), "{key}");
+    }
+    let q = Quota::new(4, 10, 60).unwrap();
+    assert_eq!(a.limits.throttle(b"cell", &q, 1, now), b.limits.throttle(b"cell", &q, 1, at_b));
+    // b's own lease on sem0 plus a's four.
+    assert_eq!(b.leases.count(b"sem0", at_b), 5);
+    let fresh = b.leases.acquire(b"sem0", 10, S, at_b).lease.unwrap();
+    assert_eq!(b.leases.count(b"sem0", at_b), 6);
+    assert!(b.leases.release(b"sem0", fresh, at_b));
+    assert_eq!(b.leases.count(b"sem0", at_b), 5, "a fresh id on b is not one of a's");
+    // Keys a did not export are not on b.
+    assert_eq!(b.limits.hit(b"0:1:x", &params(10, 60_000, Algo::Gcra), 1, at_b, false).remaining, 10);
+    // A damaged handoff changes nothing.
+    let mut bad = file.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let before = keyspace::key_count(&b);
+    assert!(matches!(snapshot::import(&b, &bad, at_b), Err(SnapshotError::Checksum)));
+    assert_eq!(keyspace::key_count(&b), before);
+}

@@ -9,6 +9,7 @@ import { keyspaceCommands } from './keyspace';
 import { persistenceCommands } from './persistence';
 import { observeCommands } from './observe';
 import { accessCommands } from './access';
+import { clusterCommands } from './cluster';
 
 /** Every command family's table. A new family adds its list here. */
 export const commandFamilies: Record<string, CommandSpec[]> = {
@@ -22,6 +23,7 @@ export const commandFamilies: Record<string, CommandSpec[]> = {
   persistence: persistenceCommands,
   observe: observeCommands,
   access: accessCommands,
+  cluster: clusterCommands,
 };
 
 /**

@@ -60,7 +60,7 @@ const hello: Handler = (ctx, args, w) => {
   w.bulk('id');
   w.integer(session.id);
   w.bulk('mode');
-  w.bulk('standalone');
+  w.bulk(ctx.server.config.get('cluster-enabled') === true ? 'cluster' : 'standalone');
   w.bulk('role');
   w.bulk('master');
   w.bulk('modules');

@@ -28,7 +28,7 @@ const HEAD: Record<string, Section> = {
     return [
       `redis_version:${REDIS_COMPAT_VERSION}`,
       `sluice_version:${VERSION}`,
-      'redis_mode:standalone',
+      `redis_mode:${server.config.get('cluster-enabled') === true ? 'cluster' : 'standalone'}`,
       `os:${os.type()} ${os.release()} ${os.arch()}`,
       `arch_bits:${process.arch.includes('64') ? 64 : 32}`,
       `node_version:${process.versions.node}`,

@@ -27,6 +27,11 @@ const FAMILY: &str = "leases";
 pub const ID_GAP: u64 = 1 << 32;
 
 pub(super) fn write(leases: &Leases, now: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) {
+    write_keys(leases, None, now, unix_ns_at_now, out)
+}
+
+/// The section, with only the keys `keep` accepts when it is given (a cluster slot handoff).
+pub(super) fn write_keys(leases: &Leases, keep: Option<&dyn Fn(&[u8]) -> bool>, now: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) {
     let shift = unix_ns_at_now - now;
     let id_at = out.len();
     put_u64(out, 0);
@@ -36,7 +41,7 @@ pub(super) fn write(leases: &Leases, now: i64, unix_ns_at_now: i64, out: &mut Ve
         let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
         for (key, held) in shard.iter() {
             let live = held.iter().filter(|l| l.expires_at > now).count();
-            if live == 0 {
+            if live == 0 || keep.is_some_and(|keep| !keep(key)) {
                 continue;
             }
             put_bytes(out, key);
@@ -54,11 +59,15 @@ pub(super) fn write(leases: &Leases, now: i64, unix_ns_at_now: i64, out: &mut Ve
     out[id_at..id_at + 8].copy_from_slice(&next.to_le_bytes());
 }
 
-/// Replaces every lease with the section's. Returns the keys restored.
-pub(super) fn read(leases: &Leases, bytes: &[u8], now: i64, unix_ns_at_now: i64) -> Result<usize, RestoreError> {
+/// Replaces every lease with the section's; with `merge` (a cluster slot handoff), adds its
+/// keys' leases to those held instead, and the id counter only moves forward. Returns the keys
+/// restored.
+pub(super) fn read(leases: &Leases, bytes: &[u8], now: i64, unix_ns_at_now: i64, merge: bool) -> Result<usize, RestoreError> {
     let shift = unix_ns_at_now - now;
     let mut r = Reader::new(bytes, FAMILY);
-    crate::family::Family::clear(leases);
+    if !merge {
+        crate::family::Family::clear(leases);
+    }
     let mut highest = r.u64()?;
     let mut restored = 0;
     for _ in 0..r.count()? {
@@ -76,6 +85,19 @@ pub(super) fn read(leases: &Leases, bytes: &[u8], now: i64, unix_ns_at_now: i64)
             continue;
         }
         let mut shard = leases.shards[shard_of(hash_key(key))].lock().unwrap_or_else(|e| e.into_inner());
+        if merge {
+            // Ids of another node's leases: the counter below moves past them, so ids granted
+            // here from now on never repeat one of them.
+            match shard.get_mut(key) {
+                Some(mine) => mine.extend(held),
+                None => {
+                    shard.insert(key.into(), held);
+                    leases.keys.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            restored += 1;
+            continue;
+        }
         if shard.insert(key.into(), held).is_some() {
             return Err(r.corrupt(format!("key {:?} appears twice", String::from_utf8_lossy(key))));
         }
@@ -83,6 +105,11 @@ pub(super) fn read(leases: &Leases, bytes: &[u8], now: i64, unix_ns_at_now: i64)
         restored += 1;
     }
     r.finish()?;
+    if merge {
+        // Every id handed over is live, so the next one past them all is enough (no gap).
+        leases.next_id.fetch_max(highest.saturating_add(1), Ordering::Relaxed);
+        return Ok(restored);
+    }
     let next = highest.checked_add(ID_GAP).ok_or_else(|| r.corrupt(format!("lease id counter {highest} is out of range")))?;
     leases.next_id.store(next, Ordering::Relaxed);
     Ok(restored)

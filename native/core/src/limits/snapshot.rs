@@ -61,13 +61,20 @@ impl Rest for (i64, u64) {
     }
 }
 
-/// Writes every entry of `store` live at `now`, instants shifted by `shift` (to Unix ns).
-fn write_store<R: Rest>(store: &Store<R>, now: i64, shift: i64, out: &mut Vec<u8>) {
+/// Which keys to write: all (None), or those the function accepts (a cluster slot handoff).
+type Keep<'a> = Option<&'a dyn Fn(&[u8]) -> bool>;
+
+/// Writes every entry of `store` live at `now` that `keep` accepts, instants shifted by `shift`
+/// (to Unix ns).
+fn write_store<R: Rest>(store: &Store<R>, keep: Keep, now: i64, shift: i64, out: &mut Vec<u8>) {
     let at = begin_count(out);
     let mut n = 0u64;
     for i in 0..SHARDS {
         let shard = store.lock(i);
         shard.for_each_live_state(now, |key, full_at, rest| {
+            if keep.is_some_and(|keep| !keep(key)) {
+                return;
+            }
             put_bytes(out, key);
             put_i64(out, full_at.saturating_add(shift));
             rest.put(shift, out);
@@ -100,11 +107,17 @@ fn read_store<R: Rest>(store: &Store<R>, r: &mut Reader, now: i64, shift: i64) -
 }
 
 pub(super) fn write(limits: &Limits, now: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) {
+    write_keys(limits, None, now, unix_ns_at_now, out)
+}
+
+/// The section, with only the keys `keep` accepts when it is given, and then no policies (they
+/// are configuration every node has, not state of the keys).
+pub(super) fn write_keys(limits: &Limits, keep: Keep, now: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) {
     let shift = unix_ns_at_now - now;
-    write_store(&limits.gcra, now, shift, out);
-    write_store(&limits.sliding, now, shift, out);
-    write_store(&limits.fixed, now, shift, out);
-    let names = limits.policies.names();
+    write_store(&limits.gcra, keep, now, shift, out);
+    write_store(&limits.sliding, keep, now, shift, out);
+    write_store(&limits.fixed, keep, now, shift, out);
+    let names = if keep.is_some() { Vec::new() } else { limits.policies.names() };
     let at = begin_count(out);
     let mut n = 0u64;
     for name in names {
@@ -121,16 +134,22 @@ pub(super) fn write(limits: &Limits, now: i64, unix_ns_at_now: i64, out: &mut Ve
     end_count(out, at, n);
 }
 
-/// Replaces every limiter key and policy with the section's. Returns the keys restored.
-pub(super) fn read(limits: &Limits, bytes: &[u8], now: i64, unix_ns_at_now: i64) -> Result<usize, RestoreError> {
+/// Replaces every limiter key and policy with the section's; with `merge` (a cluster slot
+/// handoff), adds its keys to those held instead and leaves the policies alone. Returns the
+/// keys restored.
+pub(super) fn read(limits: &Limits, bytes: &[u8], now: i64, unix_ns_at_now: i64, merge: bool) -> Result<usize, RestoreError> {
     let shift = unix_ns_at_now - now;
     let mut r = Reader::new(bytes, FAMILY);
-    crate::family::Family::clear(limits);
+    if !merge {
+        crate::family::Family::clear(limits);
+    }
     let mut restored = read_store(&limits.gcra, &mut r, now, shift)?;
     restored += read_store(&limits.sliding, &mut r, now, shift)?;
     restored += read_store(&limits.fixed, &mut r, now, shift)?;
-    for name in limits.policies.names() {
-        limits.policies.remove(&name);
+    if !merge {
+        for name in limits.policies.names() {
+            limits.policies.remove(&name);
+        }
     }
     for _ in 0..r.count()? {
         let name = r.bytes()?;

@@ -1,0 +1,70 @@
+/**
+ * Which node serves a command, in cluster mode: the one rule dispatch applies before running a
+ * keyed command. The command table's key positions (what COMMAND INFO reports) say which
+ * arguments are keys; their CRC16 slots (hash tags included) must be one slot, and that slot
+ * must be this node's, else the client is sent where it belongs:
+ *
+ *   -MOVED <slot> <host>:<port>     another node serves the slot (cluster clients follow it)
+ *   -CROSSSLOT ...                  the keys are in more than one slot
+ *   -CLUSTERDOWN Hash slot not served   no topology yet (cluster-enabled, none given or pushed)
+ *
+ * Commands without keys (TOK.*, RL.POLICY, PING...) are answered by any node. The cluster
+ * family (commands/cluster.ts) sets the topology in force here.
+ */
+import { keyPositions, keySlot, type CommandSpec } from '@sluice/protocol';
+import type { Topology } from './cluster-topology';
+
+export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+export const SLOT_NOT_SERVED = 'CLUSTERDOWN Hash slot not served';
+
+/** The cluster as this node sees it. */
+export const clusterView = {
+  /** `cluster-enabled`: when false, every command is served here (a standalone server). */
+  enabled: false,
+  /** The topology in force, or null before one is given. */
+  topology: null as Topology | null,
+  /** This node's index in `topology.nodes`, or -1 when it is not one of them (it serves no slot). */
+  me: -1,
+  /** `MOVED <slot> ` is followed by these, by node index: `host:port`. */
+  addresses: [] as string[],
+};
+
+/** Puts `topology` in force for this node (`myId`: cluster-node-id). */
+export function setClusterTopology(topology: Topology | null, myId: string): void {
+  clusterView.topology = topology;
+  clusterView.me = topology === null ? -1 : topology.nodes.findIndex((n) => n.id === myId);
+  clusterView.addresses = topology === null ? [] : topology.nodes.map((n) => `${n.host}:${n.port}`);
+}
+
+/** Does this node serve `slot`? (Always, outside cluster mode.) */
+export function servesSlot(slot: number): boolean {
+  const t = clusterView.topology;
+  return !clusterView.enabled || (t !== null && t.owner[slot] === clusterView.me);
+}
+
+/**
+ * The error that sends a command elsewhere (without the leading `-`), or null when this node
+ * serves it.
+ */
+export function clusterRedirect(spec: CommandSpec, args: Buffer[]): string | null {
+  if (!clusterView.enabled) return null;
+  const { first, last } = spec.keys;
+  if (first === 0) return null;
+  let slot = -1;
+  if (first === last) {
+    // One key (most commands): no list of positions to build.
+    if (first < args.length) slot = keySlot(args[first]);
+  } else {
+    for (const p of keyPositions(spec, args.length)) {
+      const s = keySlot(args[p]);
+      if (slot === -1) slot = s;
+      else if (s !== slot) return CROSSSLOT;
+    }
+  }
+  if (slot === -1) return null;
+  const t = clusterView.topology;
+  if (t === null) return SLOT_NOT_SERVED;
+  const owner = t.owner[slot];
+  if (owner === clusterView.me) return null;
+  return `MOVED ${slot} ${clusterView.addresses[owner]}`;
+}
