@@ -186,6 +186,10 @@ const RAW: string[][] = [
   ['OBJECT', 'REFCOUNT', 'rt:ks'], ['OBJECT', 'REFCOUNT', 'rt:none'], ['OBJECT', 'HELP'], ['MEMORY', 'USAGE', 'rt:ks'], ['MEMORY', 'USAGE', 'rt:none'],
   ['MEMORY', 'HELP'], ['PEXPIRE', 'rt:ks', '50000'], ['EXPIRE', 'rt:ks', '40'], ['PERSIST', 'rt:none'], ['UNLINK', 'rt:none'], ['DEL', 'rt:ks'],
   ['FLUSHDB'], ['FLUSHALL'],
+  // Observability (docs/operations.md): every command above is in the histogram and (at 0 µs) the slow log.
+  ['CONFIG', 'SET', 'slowlog-log-slower-than', '0'], ['ECHO', 'slow'], ['SLOWLOG', 'GET', '2'], ['SLOWLOG', 'LEN'], ['SLOWLOG', 'RESET'], ['SLOWLOG', 'HELP'],
+  ['CONFIG', 'SET', 'slowlog-log-slower-than', '10000'],
+  ['LATENCY', 'HISTOGRAM', 'echo', 'config'], ['LATENCY', 'LATEST'], ['LATENCY', 'RESET'], ['LATENCY', 'HELP'], ['SLUICE.DOCTOR'],
 ];
 /** The cluster family's commands, sent to the one-node cluster (SETTOPOLOGY first). */
 const CLUSTER_RAW = (port: number): string[][] => [

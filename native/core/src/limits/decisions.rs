@@ -53,7 +53,8 @@ pub fn prefix_of(key: &[u8]) -> &[u8] {
     let head = &key[..end];
     match head.iter().position(|&b| b == b':') {
         Some(i) => &head[..i],
-        None if key.len() <= MAX_PREFIX && !key.contains(&b':') => b"",
+        // No ":" at all: no prefix. A ":" past MAX_PREFIX bytes: the prefix, cut.
+        None if !key.contains(&b':') => b"",
         None => head,
     }
 }
@@ -131,7 +132,10 @@ mod tests {
         assert_eq!(prefix_of(b"plainkey"), b"");
         assert_eq!(prefix_of(b":x"), b"");
         let long = [b'a'; 100];
-        assert_eq!(prefix_of(&long).len(), MAX_PREFIX);
+        assert_eq!(prefix_of(&long), b"", "no colon: no prefix, whatever the length");
+        let mut cut = long.to_vec();
+        cut.push(b':');
+        assert_eq!(prefix_of(&cut).len(), MAX_PREFIX);
     }
 
     #[test]
