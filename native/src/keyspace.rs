@@ -17,9 +17,10 @@ pub fn flush_all() {
     keyspace::flush_all(&CORE)
 }
 
-/// One step of the background expiry sweep: examines about `budget` entries per store (a few
-/// shards of each). Returns how many keys it removed.
+/// One tick of the background expiry sweep: steps of about `budget` entries per store (a few
+/// shards of each), more while they find much expired (`keyspace::sweep`). Returns how many
+/// keys it removed.
 #[napi]
 pub fn sweep(now: f64, budget: u32) -> u32 {
-    (CORE.limits.sweep(ns(now), budget as usize) + CORE.leases.sweep(ns(now), budget as usize)) as u32
+    keyspace::sweep(&CORE, ns(now), budget as usize) as u32
 }

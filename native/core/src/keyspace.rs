@@ -76,6 +76,32 @@ pub fn key_count(core: &Core) -> usize {
     core.families().iter().map(|f| f.len()).sum()
 }
 
+/// Most steps one sweep tick takes per store: with the daemon's budget of 2,048 entries a step,
+/// a tick examines at most about 131,000 entries per store (a few ms).
+pub const MAX_SWEEP_STEPS: usize = 64;
+
+/// Runs sweep steps (each returns (examined, removed)) while a step removes at least a quarter
+/// of what it examined, at most MAX_SWEEP_STEPS: a tick costs about what it finds expired
+/// (Redis's active expiry keeps going on the same rule), and one step when little is due.
+/// Returns how many entries were removed.
+pub fn sweep_while_worth_it(mut step: impl FnMut() -> (usize, usize)) -> usize {
+    let mut removed = 0;
+    for _ in 0..MAX_SWEEP_STEPS {
+        let (examined, gone) = step();
+        removed += gone;
+        if gone == 0 || gone * 4 < examined {
+            break;
+        }
+    }
+    removed
+}
+
+/// One tick of the background expiry sweep over every family with expiring keys (the daemon
+/// calls it every 100 ms): see `sweep_while_worth_it`. Returns how many keys it removed.
+pub fn sweep(core: &Core, now: i64, budget: usize) -> usize {
+    core.limits.sweep_tick(now, budget) + sweep_while_worth_it(|| core.leases.sweep_step(now, budget))
+}
+
 /// Drops every key of every family (FLUSHALL).
 pub fn flush_all(core: &Core) {
     for family in core.families() {
@@ -173,6 +199,24 @@ mod tests {
     fn hit(core: &Core, key: &[u8], algo: Algo, now: i64) {
         let p = Params::new(1, 1_000, 1, algo).unwrap();
         core.limits.hit(key, &p, 1, now, true);
+    }
+
+    #[test]
+    fn one_sweep_tick_removes_what_expired_in_bulk_and_keeps_the_rest() {
+        let core = Core::new(0);
+        for i in 0..100_000u32 {
+            // Every fourth key is still live at 2 s (a longer PER); the others are full at 1 s.
+            let per = if i % 4 == 0 { 10_000 } else { 1_000 };
+            let p = Params::new(1, per, 1, Algo::Gcra).unwrap();
+            core.limits.hit(format!("user:{i}").as_bytes(), &p, 1, 0, true);
+        }
+        core.leases.acquire(b"lease", 1, MS, 0);
+        assert_eq!(key_count(&core), 100_001);
+        // One tick at the daemon's budget: 75,001 expired, more than one step's worth.
+        assert_eq!(sweep(&core, 2_000 * MS, 2048), 75_001);
+        assert_eq!(key_count(&core), 25_000);
+        // Nothing more is due: the next tick removes nothing.
+        assert_eq!(sweep(&core, 2_000 * MS, 2048), 0);
     }
 
     #[test]

@@ -119,6 +119,11 @@ impl Leases {
     /// Drops expired leases and the keys left with none, whole shards at a time from where the
     /// last call stopped, until about `budget` keys were examined. Returns keys removed.
     pub fn sweep(&self, now: i64, budget: usize) -> usize {
+        self.sweep_step(now, budget).1
+    }
+
+    /// `sweep`, returning (keys examined, keys removed).
+    pub fn sweep_step(&self, now: i64, budget: usize) -> (usize, usize) {
         let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
         let (mut examined, mut removed) = (0, 0);
         for _ in 0..SHARDS {
@@ -141,7 +146,7 @@ impl Leases {
             }
         }
         self.keys.fetch_sub(removed, Ordering::Relaxed);
-        removed
+        (examined, removed)
     }
 }
 

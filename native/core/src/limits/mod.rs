@@ -339,6 +339,13 @@ impl Limits {
     pub fn sweep(&self, now: i64, budget: usize) -> usize {
         self.gcra.sweep(now, budget).1 + self.sliding.sweep(now, budget).1 + self.fixed.sweep(now, budget).1
     }
+
+    /// One tick of the background sweep (`keyspace::sweep`): steps of `budget` entries per
+    /// store, more while they find much to remove. Returns how many entries it removed.
+    pub fn sweep_tick(&self, now: i64, budget: usize) -> usize {
+        use crate::keyspace::sweep_while_worth_it as drain;
+        drain(|| self.gcra.sweep(now, budget)) + drain(|| self.sliding.sweep(now, budget)) + drain(|| self.fixed.sweep(now, budget))
+    }
 }
 
 impl crate::family::Family for Limits {

@@ -108,12 +108,21 @@ fn put<R: Copy, const N: usize>(table: &mut Table<R, N>, key: &[u8], hash: u64, 
     }
 }
 
-/// Drops entries full at `now`; gives memory back once the table has mostly emptied.
-fn sweep_table<R, const N: usize>(table: &mut Table<R, N>, now: i64) {
-    table.retain(|s| s.expires_at() > now);
+/// Drops entries full at `now`; gives memory back once the table has mostly emptied. Returns
+/// the earliest `expires_at` left (i64::MAX if none).
+fn sweep_table<R, const N: usize>(table: &mut Table<R, N>, now: i64) -> i64 {
+    let mut earliest = i64::MAX;
+    table.retain(|s| {
+        let at = s.expires_at();
+        if at > now {
+            earliest = earliest.min(at);
+        }
+        at > now
+    });
     if table.capacity() > 64 && table.len() * 4 < table.capacity() {
         table.shrink_to(table.len() * 2, |s| hash_key(s.key()));
     }
+    earliest
 }
 
 /// One shard: inline keys in two compact tables by length, longer keys boxed.
@@ -121,11 +130,15 @@ pub struct Shard<R> {
     small: Table<R, INLINE>,
     medium: Table<R, INLINE_MEDIUM>,
     large: HashMap<Box<[u8]>, (i64, R), FixedState>,
+    /// No entry expires before this (a lower bound: exact after a sweep, lowered by every
+    /// write). The sweep skips the shard until then, so it only walks shards where something
+    /// is due.
+    earliest: i64,
 }
 
 impl<R: Copy> Shard<R> {
     fn new() -> Self {
-        Shard { small: HashTable::new(), medium: HashTable::new(), large: HashMap::with_hasher(hasher()) }
+        Shard { small: HashTable::new(), medium: HashTable::new(), large: HashMap::with_hasher(hasher()), earliest: i64::MAX }
     }
 
     /// The live state of `key` (hashed as `hash`): `(expires_at, rest)`, or None if absent or
@@ -142,6 +155,9 @@ impl<R: Copy> Shard<R> {
     /// Stores `key`'s new state; None, or a state already full at `now`, removes the entry.
     pub fn set(&mut self, key: &[u8], hash: u64, now: i64, state: Option<(i64, R)>) {
         let state = state.filter(|&(at, _)| at > now);
+        if let Some((at, _)) = state {
+            self.earliest = self.earliest.min(at);
+        }
         match key.len() {
             0..=INLINE => put(&mut self.small, key, hash, state),
             ..=INLINE_MEDIUM => put(&mut self.medium, key, hash, state),
@@ -190,9 +206,14 @@ impl<R: Copy> Shard<R> {
     /// out. Returns how many entries it removed.
     fn sweep(&mut self, now: i64) -> usize {
         let before = self.len();
-        sweep_table(&mut self.small, now);
-        sweep_table(&mut self.medium, now);
-        self.large.retain(|_, v| v.0 > now);
+        let mut earliest = sweep_table(&mut self.small, now).min(sweep_table(&mut self.medium, now));
+        self.large.retain(|_, v| {
+            if v.0 > now {
+                earliest = earliest.min(v.0);
+            }
+            v.0 > now
+        });
+        self.earliest = earliest;
         if self.large.capacity() > 64 && self.large.len() * 4 < self.large.capacity() {
             self.large.shrink_to(self.large.len() * 2);
         }
@@ -275,15 +296,21 @@ impl<R: Copy> Store<R> {
     }
 
     /// Sweeps whole shards, round robin from where the last call stopped, until `budget`
-    /// entries have been examined (at least one shard). Returns (examined, removed).
+    /// entries have been examined (at least one shard) or every shard was visited. A shard
+    /// where nothing is due yet is skipped (it counts as one entry examined). Returns
+    /// (examined, removed).
     pub fn sweep(&self, now: i64, budget: usize) -> (usize, usize) {
         let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
         let (mut examined, mut removed) = (0, 0);
         for _ in 0..SHARDS {
             let mut shard = self.lock(*cursor);
-            examined += shard.len();
-            removed += shard.sweep(now);
-            self.note_len(*cursor, &shard);
+            if shard.earliest > now {
+                examined += 1;
+            } else {
+                examined += shard.len();
+                removed += shard.sweep(now);
+                self.note_len(*cursor, &shard);
+            }
             drop(shard);
             *cursor = (*cursor + 1) % SHARDS;
             if examined >= budget {
@@ -338,6 +365,25 @@ mod tests {
         assert!(store.update(b"k", 50, |s| (s, None)).is_none());
         store.update(b"k", 10, |_| ((), Some(Some((5, ())))));
         assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn shards_where_nothing_is_due_are_skipped() {
+        let store: Store<()> = Store::new();
+        for i in 0..50_000u32 {
+            store.update(&i.to_le_bytes(), 0, |_| ((), Some(Some((1_000 + i as i64, ())))));
+        }
+        // Nothing is due at 500: every shard is visited and skipped, one "entry" each.
+        assert_eq!(store.sweep(500, usize::MAX), (SHARDS, 0));
+        // At 1_000 + 10_000 the shards are walked; afterwards each knows its earliest entry.
+        let (examined, removed) = store.sweep(11_000, usize::MAX);
+        assert_eq!((examined, removed), (50_000, 10_001));
+        assert_eq!(store.sweep(11_000, usize::MAX), (SHARDS, 0));
+        // A write of an earlier expiry makes its shard due again.
+        store.update(b"early", 11_000, |_| ((), Some(Some((11_001, ())))));
+        let (examined, removed) = store.sweep(11_001, usize::MAX);
+        assert_eq!(removed, 2, "'early' and the entry that expires at 11_001");
+        assert!(examined < 50_000 / 10, "examined {examined}");
     }
 
     #[test]
