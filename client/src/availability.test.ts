@@ -10,7 +10,10 @@ import { once } from 'node:events';
 import { startDaemon, type Daemon } from '@sluice/daemon/dist/testing';
 import { SluiceClient, SluiceUnavailableError, UnknownPolicyError } from './index';
 
-const TIMEOUT_MS = 300;
+// 1 s: long enough that a busy machine's event-loop delays (CI beside other builds, load 18)
+// do not pass for the client waiting on a dead daemon; the checks below tell 'answered at
+// once' (well under it) from 'waited for the timeout' (at least it).
+const TIMEOUT_MS = 1000;
 let daemon: Daemon;
 let port: number;
 let open: SluiceClient, closed: SluiceClient, local: SluiceClient, strict: SluiceClient;
@@ -20,7 +23,7 @@ before(async () => {
   port = daemon.port;
   open = new SluiceClient({ port, timeoutMs: TIMEOUT_MS, onUnavailable: 'open' });
   closed = new SluiceClient({ port, timeoutMs: TIMEOUT_MS, onUnavailable: 'closed' });
-  local = new SluiceClient({ port, timeoutMs: '300ms', onUnavailable: 'local' });
+  local = new SluiceClient({ port, timeoutMs: '1s', onUnavailable: 'local' });
   strict = new SluiceClient({ port, timeoutMs: TIMEOUT_MS });
 });
 
@@ -127,14 +130,14 @@ test('a daemon that stops answering (SIGSTOP): no call waits past timeoutMs; SIG
     const [r, ms] = await timed(() => local.hit('b:k', { policy: 'b-pol' }));
     assert.equal(r.unavailable, true);
     assert.equal(r.allowed, true);
-    assert.ok(ms >= TIMEOUT_MS - 5 && ms < TIMEOUT_MS + 200, `took ${ms} ms`);
+    assert.ok(ms >= TIMEOUT_MS - 5 && ms < TIMEOUT_MS + 1000, `took ${ms} ms`);
     await down;
     // Now known down: answered at once, without another wait.
     const [, again] = await timed(() => local.hit('b:k', { policy: 'b-pol' }));
-    assert.ok(again < 50, `took ${again} ms`);
+    assert.ok(again < TIMEOUT_MS / 2, `took ${again} ms`);
     const [e, eMs] = await timed(() => strict.listPolicies().then(() => null, (x: unknown) => x));
     assert.ok(e instanceof SluiceUnavailableError);
-    assert.ok(eMs < TIMEOUT_MS + 200, `took ${eMs} ms`);
+    assert.ok(eMs < TIMEOUT_MS + 1000, `took ${eMs} ms`);
   } finally {
     process.kill(daemon.process.pid!, 'SIGCONT');
   }
@@ -155,7 +158,7 @@ test('a daemon down from the start: the first call already falls back within tim
   try {
     const [r, ms] = await timed(() => early.hit('c:k', spec));
     assert.deepEqual([r.allowed, r.unavailable], [false, true]);
-    assert.ok(ms <= TIMEOUT_MS + 50, `took ${ms} ms`);
+    assert.ok(ms <= TIMEOUT_MS + 1000, `took ${ms} ms`);
     assert.equal(early.unavailable, true);
   } finally {
     await early.quit().catch(() => {});

@@ -237,7 +237,9 @@ test('mutated streams get byte-for-byte the same replies, up to the same protoco
   const run = async (port: number) => {
     const clients = await Promise.all(streams.map(() => RawClient.connect(port)));
     clients.forEach((c, s) => c.write(streams[s]));
-    await Promise.all(clients.map((c, s) => c.until((t) => t.includes(`end-of-stream-${s}\r\n`), 1500).catch(() => '')));
+    // A stream whose mutation left a command incomplete never ends: it waits out the deadline
+    // (all streams in parallel). 10 s, not 1.5: at load 18 a complete stream took longer than 1.5 s.
+    await Promise.all(clients.map((c, s) => c.until((t) => t.includes(`end-of-stream-${s}\r\n`), 10_000).catch(() => '')));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const received = clients.map((c) => c.received.toString('latin1'));
     clients.forEach((c) => c.close());
