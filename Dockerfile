@@ -57,7 +57,7 @@ COPY --from=build /src/native/index.js /src/native/*.node native/
 COPY --from=build /src/protocol/dist/ protocol/dist/
 COPY --from=build /src/daemon/dist/ daemon/dist/
 # The snapshot file (docs/durability.md) lives in /data, writable by the unprivileged user;
-# mount a volume there so limits survive the container.
+# mount a volume there so limits and routing state survive the container.
 RUN mkdir -p /data && chown node:node /data
 ENV SLUICE_DIR=/data
 VOLUME /data

@@ -22,9 +22,10 @@ from collections import Counter
 
 HERE = pathlib.Path(__file__).resolve().parent
 PACKAGE = HERE.parents[1] / "integrations" / "litellm"
+sys.path.insert(0, str(PACKAGE))
 
 from shared_mode import run_together  # noqa: E402
-from sluice_daemon import start_sluice  # noqa: E402
+from tests.daemon import start_daemon  # noqa: E402  (integrations/litellm/tests/daemon.py)
 
 RPM = 60
 
@@ -40,7 +41,7 @@ def litellm_shared_mode(processes: int, requests: int) -> dict:
 
 
 def sluice_plugin(processes: int, requests: int) -> dict:
-    sluice = start_sluice()
+    sluice = start_daemon()
     try:
         command = [sys.executable, "-m", "tests.route_worker", sluice.url, str(requests), str(RPM)]
         start_at, per_process = run_together([command] * processes, cwd=str(PACKAGE))

@@ -31,7 +31,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "integrations" / "litellm"))
 
 from pick_time import GROUP, MAX_SAMPLES, MESSAGES, MIN_SAMPLES, STRATEGIES, model_list, summary  # noqa: E402
-from sluice_daemon import start_sluice  # noqa: E402
+from tests.daemon import start_daemon  # noqa: E402  (integrations/litellm/tests/daemon.py)
 
 import redis.asyncio  # noqa: E402
 from litellm import Router  # noqa: E402
@@ -106,7 +106,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.8, help="time budget per case")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="routing strategies, comma-separated")
     args = parser.parse_args()
-    sluice = start_sluice()
+    sluice = start_daemon()
     cases = []
     try:
         for count in (int(size) for size in args.sizes.split(",")):

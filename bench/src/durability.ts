@@ -12,32 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sleep, startRedis, startSluice, type Server } from './procs';
+import { loadKeys } from './memory';
 import { LUA_BUCKET } from './rb';
-import { parseInfo, ReplyError, RespClient, type Reply } from './resp';
+import { parseInfo, RespClient } from './resp';
 import { type DurRow, type Options, ScenarioFailure } from './types';
-
-const key16 = (prefix: string, i: number) => (prefix + String(i).padStart(15, '0')).slice(-16);
-
-async function load(port: number, count: number, make: (k: string) => (string | number)[]): Promise<void> {
-  const c = await RespClient.connect(port);
-  try {
-    const batch = 2000;
-    const inflight: Promise<Reply[]>[] = [];
-    const check = (rs: Reply[]) => {
-      const bad = rs.find((r) => r instanceof ReplyError || !Array.isArray(r));
-      if (bad !== undefined) throw new ScenarioFailure(`loading keys: ${bad instanceof ReplyError ? bad.message : JSON.stringify(bad)}`);
-    };
-    for (let i = 0; i < count; i += batch) {
-      const cmds: (string | number)[][] = [];
-      for (let j = i; j < Math.min(count, i + batch); j++) cmds.push(make(key16('k', j)));
-      inflight.push(c.pipeline(cmds));
-      if (inflight.length >= 3) check(await inflight.shift()!);
-    }
-    for (const p of inflight) check(await p);
-  } finally {
-    c.close();
-  }
-}
 
 /** The longest PING round trip (ms) over `ms` with nothing else going on: the machine's noise. */
 async function idlePing(port: number, ms: number): Promise<number> {
@@ -80,7 +58,7 @@ async function sluiceAt(opts: Options, n: number, dir: string): Promise<DurRow> 
   let idleMs: number;
   let bytes: number;
   try {
-    await load(sluice.port, n, (k) => ['RL.HIT', k, 'LIMIT', 10, 'PER', 3_600_000]);
+    await loadKeys(sluice.port, n, 0, (k) => ['RL.HIT', k, 'LIMIT', 10, 'PER', 3_600_000]);
     await sleep(300);
     idleMs = await idlePing(sluice.port, 1000);
     const c = await RespClient.connect(sluice.port);
@@ -127,7 +105,7 @@ async function redisAt(opts: Options, n: number, dir: string): Promise<DurRow> {
   const c = await RespClient.connect(redis.port);
   try {
     const luaSha = String(await c.ok('SCRIPT', 'LOAD', LUA_BUCKET));
-    await load(redis.port, n, (k) => ['EVALSHA', luaSha, 1, k, 10, 10 / 3_600_000, 1]);
+    await loadKeys(redis.port, n, 0, (k) => ['EVALSHA', luaSha, 1, k, 10, 10 / 3_600_000, 1]);
     await sleep(300);
     const idleMs = await idlePing(redis.port, 1000);
     const probe = pingProbe(redis.port);

@@ -12,7 +12,8 @@ import { type MemRow, type Options, ScenarioFailure } from './types';
 
 const key16 = (prefix: string, i: number) => (prefix + String(i).padStart(15, '0')).slice(-16);
 
-async function load(port: number, count: number, offset: number, make: (k: string) => (string | number)[]): Promise<void> {
+/** Sends `make(key)` for `count` 16-byte keys (numbered from `offset`), pipelined 2000 at a time; any error reply fails the scenario. */
+export async function loadKeys(port: number, count: number, offset: number, make: (k: string) => (string | number)[]): Promise<void> {
   const c = await RespClient.connect(port);
   try {
     const batch = 2000;
@@ -40,10 +41,10 @@ export async function memoryPerKey(opts: Options, redis: Server, luaSha: string)
 
   const sluice = await startSluice();
   try {
-    await load(sluice.port, 10_000, 900_000_000, rlhit); // warm-up keys, not counted
+    await loadKeys(sluice.port, 10_000, 900_000_000, rlhit); // warm-up keys, not counted
     await sleep(1000);
     const before = rssBytes(sluice.pid);
-    await load(sluice.port, n, 0, rlhit);
+    await loadKeys(sluice.port, n, 0, rlhit);
     await sleep(2000);
     const after = rssBytes(sluice.pid);
     rows.push({
@@ -70,7 +71,7 @@ export async function memoryPerKey(opts: Options, redis: Server, luaSha: string)
     await sleep(200);
     const i0 = await info();
     const rss0 = rssBytes(redis.pid);
-    await load(redis.port, n, 0, lua);
+    await loadKeys(redis.port, n, 0, lua);
     await sleep(500);
     const i1 = await info();
     const rss1 = rssBytes(redis.pid);

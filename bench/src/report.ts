@@ -1,6 +1,7 @@
 /** Writes bench/RESULTS.md and the SVG chart from one run's results. */
 import type { DurRow, LoadgenRow, MemRow, Outcome, PathoRow, RbRow, SoakResult, TokRow } from './types';
 import type { Corpus } from './corpus';
+import { type ClientResult, clientHeadline, clientMarkdown } from './client';
 import { routingHeadlines, routingMarkdown, type RoutingResults, routingSvgGroups } from './routing';
 
 export interface Machine {
@@ -34,6 +35,7 @@ export interface Results {
   soak?: SoakResult;
   text400?: string;
   routing?: RoutingResults;
+  client?: ClientResult;
   totalSeconds: number;
 }
 
@@ -97,7 +99,7 @@ export function renderMarkdown(results: Results): string {
   for (const h of headlines(results)) L.push(`| ${h.what} | ${h.p1} | ${h.p16} | ${h.target} |`);
   const tokHead = tokenRatios(results);
   for (const t of tokHead) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
-  for (const t of routingHeadlines(results)) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
+  for (const t of [...routingHeadlines(results), ...clientHeadline(results.client)]) L.push(`| ${t.what} | ${t.value} | | ${t.target} |`);
   L.push('', 'Chart: [results.svg](results.svg)', '', '![benchmark chart](results.svg)', '');
 
   if (results.rb.length) {
@@ -145,6 +147,7 @@ export function renderMarkdown(results: Results): string {
   }
 
   L.push(...routingMarkdown(results));
+  L.push(...clientMarkdown(results.client));
 
   if (results.soak) {
     const s = results.soak;

@@ -31,7 +31,8 @@ export interface RouteCoreRow {
 export interface LitellmPickRow {
   strategy: string;
   deployments: number;
-  mode: 'async' | 'sync';
+  /** LiteLLM's async or sync pick; `route.pick`: a bare ROUTE.PICK from redis-py (plugin runs only). */
+  mode: 'async' | 'sync' | 'route.pick';
   n?: number;
   medianMs?: number;
   p99Ms?: number;
@@ -56,9 +57,22 @@ export interface RoutePipeResult {
   incrScenarioRps?: number;
 }
 
+export interface ReplicaCount {
+  processes: number;
+  requestsPerProcess: number;
+  rpm: number;
+  servedInMinute: number;
+  servedPerProcess: number[];
+  refused: Record<string, number>;
+}
+
 export interface RoutingResults {
   core?: { rows: RouteCoreRow[]; command: string };
   litellm?: { version: string; python: string; rows: LitellmPickRow[]; command: string; setupSeconds: number; setupNote: string };
+  /** The same picks through LiteLLM's Router with the sluice-litellm plugin registered (issue 17). */
+  plugin?: { version: string; rows: LitellmPickRow[]; command: string };
+  /** Four LiteLLM processes against one deployment at rpm 60: LiteLLM's shared mode vs the plugin (issue 17). */
+  replicas?: { command: string; litellm: ReplicaCount; plugin: ReplicaCount };
   pipeline?: RoutePipeResult;
 }
 
@@ -105,7 +119,8 @@ export async function routeCore(opts: Options): Promise<NonNullable<RoutingResul
 const LITELLM_DIR = path.join(BENCH, 'litellm');
 const VENV_PYTHON = path.join(BENCH, '.cache', 'litellm-venv', 'bin', 'python');
 
-export async function routeLitellm(opts: Options): Promise<NonNullable<RoutingResults['litellm']>> {
+/** Creates (or finds) bench/.cache/litellm-venv with the pinned LiteLLM; what setup.sh said, and how long it took. */
+async function litellmVenv(opts: Options): Promise<{ setupSeconds: number; setupNote: string; litellmVersion: string; python: string }> {
   const s0 = Date.now();
   // Creates bench/.cache/litellm-venv from PyPI on first use (about 3 minutes measured on 2 busy
   // cores); a venv that already has the pinned LiteLLM is kept as it is.
@@ -118,20 +133,30 @@ export async function routeLitellm(opts: Options): Promise<NonNullable<RoutingRe
   }
   const version = await run(VENV_PYTHON, ['-c', 'import importlib.metadata as m, sys; print(m.version("litellm"), sys.version.split()[0])'], { timeoutMs: 60_000 });
   const [litellmVersion = 'unknown', python = 'unknown'] = version.stdout.trim().split(/\s+/);
+  return { setupSeconds, setupNote, litellmVersion, python };
+}
 
+/** Runs one of bench/litellm/*.py in the venv and parses the JSON document it prints. */
+async function litellmScript<T>(script: string, args: string[], timeoutMs: number): Promise<T> {
+  const r = await run(VENV_PYTHON, [path.join(LITELLM_DIR, script), ...args], { timeoutMs, env: { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True' } });
+  if (r.timedOut || r.code !== 0) throw new ScenarioFailure(`${script} failed (exit ${r.code}${r.timedOut ? `, timed out after ${timeoutMs / 1000} s` : ''}): ${r.stderr.trim().slice(-400)}`);
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new ScenarioFailure(`${script} printed no JSON: ${r.stdout.slice(0, 300)}`);
+  }
+}
+
+type PickCases = { cases: { deployments: number; strategy: string; mode: string; n?: number; median_ms?: number; p99_ms?: number; error?: string }[] };
+
+export async function routeLitellm(opts: Options): Promise<NonNullable<RoutingResults['litellm']>> {
+  const { setupSeconds, setupNote, litellmVersion, python } = await litellmVenv(opts);
   const sizes = opts.quick ? '10' : '10,100,1000';
   const seconds = opts.quick ? '0.1' : '0.8';
-  const args = [path.join(LITELLM_DIR, 'pick_time.py'), '--sizes', sizes, '--seconds', seconds];
+  const args = ['--sizes', sizes, '--seconds', seconds];
   const command = `bench/litellm/setup.sh && bench/.cache/litellm-venv/bin/python bench/litellm/pick_time.py --sizes ${sizes} --seconds ${seconds}`;
-  const r = await run(VENV_PYTHON, args, { timeoutMs: opts.quick ? 180_000 : 900_000, env: { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True' } });
-  if (r.timedOut || r.code !== 0) throw new ScenarioFailure(`pick_time.py failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim().slice(-400)}`);
-  let doc: { cases: { deployments: number; strategy: string; mode: 'async' | 'sync'; n?: number; median_ms?: number; p99_ms?: number; error?: string }[] };
-  try {
-    doc = JSON.parse(r.stdout);
-  } catch {
-    throw new ScenarioFailure(`pick_time.py printed no JSON: ${r.stdout.slice(0, 300)}`);
-  }
-  const rows: LitellmPickRow[] = doc.cases.map((c) => ({ strategy: c.strategy, deployments: c.deployments, mode: c.mode, n: c.n, medianMs: c.median_ms, p99Ms: c.p99_ms, error: c.error }));
+  const doc = await litellmScript<PickCases>('pick_time.py', args, opts.quick ? 180_000 : 900_000);
+  const rows = pickRows(doc);
   // The async pick (what LiteLLM's proxy calls) must work for every strategy. The sync one may
   // not: LiteLLM's cost-based strategy has only an async implementation, and its sync
   // get_available_deployment answers "No deployments available" (shown in the table as it is).
@@ -140,6 +165,44 @@ export async function routeLitellm(opts: Options): Promise<NonNullable<RoutingRe
   if (!rows.some((x) => x.mode === 'async' && x.medianMs !== undefined)) throw new ScenarioFailure('pick_time.py timed no async pick');
   for (const x of rows) opts.log(`    LiteLLM ${litellmVersion} ${x.mode} ${x.strategy} at ${x.deployments}: ${x.error ? `error: ${x.error.slice(0, 120)}` : `median ${x.medianMs} ms, p99 ${x.p99Ms} ms (${x.n} picks)`}`);
   return { version: litellmVersion, python, rows, command, setupSeconds, setupNote };
+}
+
+function pickRows(doc: PickCases): LitellmPickRow[] {
+  return doc.cases.map((c) => ({ strategy: c.strategy, deployments: c.deployments, mode: c.mode as LitellmPickRow['mode'], n: c.n, medianMs: c.median_ms, p99Ms: c.p99_ms, error: c.error }));
+}
+
+// ---- route-plugin ----------------------------------------------------------------------------
+
+/** LiteLLM's Router with the sluice-litellm plugin: the pick as an app on LiteLLM sees it (issue 17). */
+export async function routePlugin(opts: Options): Promise<NonNullable<RoutingResults['plugin']>> {
+  const { litellmVersion } = await litellmVenv(opts);
+  const sizes = opts.quick ? '10' : '10,1000';
+  const seconds = opts.quick ? '0.1' : '0.8';
+  const args = ['--sizes', sizes, '--seconds', seconds];
+  const command = `npm run build && bench/litellm/setup.sh && bench/.cache/litellm-venv/bin/python bench/litellm/plugin_pick_time.py ${args.join(' ')}`;
+  const rows = pickRows(await litellmScript<PickCases>('plugin_pick_time.py', args, opts.quick ? 240_000 : 900_000));
+  const failed = rows.filter((x) => x.medianMs === undefined);
+  if (failed.length) throw new ScenarioFailure(`the plugin failed ${failed.length} pick case(s), e.g. ${failed[0].strategy} ${failed[0].mode} at ${failed[0].deployments}: ${failed[0].error}`);
+  for (const x of rows) opts.log(`    plugin ${x.mode} ${x.strategy} at ${x.deployments}: median ${x.medianMs} ms, p99 ${x.p99Ms} ms (${x.n} picks)`);
+  return { version: litellmVersion, rows, command };
+}
+
+// ---- litellm-replicas ------------------------------------------------------------------------
+
+/** Four Router processes, one deployment at rpm 60, 40 requests each: served in one minute. */
+export async function litellmReplicas(opts: Options): Promise<NonNullable<RoutingResults['replicas']>> {
+  await litellmVenv(opts);
+  const command = 'npm run build && bench/litellm/setup.sh && bench/.cache/litellm-venv/bin/python bench/litellm/four_replicas.py --processes 4 --requests 40';
+  type Raw = { processes: number; requests_per_process: number; deployment_rpm: number; served_in_minute: number; served_per_process: number[]; refused: Record<string, number> };
+  // Each run starts inside one clock minute (it may wait up to 35 s for the next one), so this
+  // takes one to two minutes whatever --quick says.
+  const doc = await litellmScript<{ litellm_shared_mode: Raw; sluice_plugin: Raw }>('four_replicas.py', ['--processes', '4', '--requests', '40'], 600_000);
+  const count = (r: Raw): ReplicaCount => ({ processes: r.processes, requestsPerProcess: r.requests_per_process, rpm: r.deployment_rpm, servedInMinute: r.served_in_minute, servedPerProcess: r.served_per_process, refused: r.refused });
+  const result = { command, litellm: count(doc.litellm_shared_mode), plugin: count(doc.sluice_plugin) };
+  opts.log(`    LiteLLM shared mode served ${result.litellm.servedInMinute} in one minute (limit ${result.litellm.rpm}); the plugin with Sluice served ${result.plugin.servedInMinute}`);
+  // The plugin's promise is the limit held exactly across processes: fewer or more is a failure.
+  if (result.plugin.servedInMinute !== result.plugin.rpm) throw new ScenarioFailure(`four LiteLLM processes with the plugin served ${result.plugin.servedInMinute} requests in one minute against rpm ${result.plugin.rpm}: the shared limit did not hold exactly`);
+  return result;
 }
 
 // ---- route-pipeline --------------------------------------------------------------------------
@@ -251,6 +314,13 @@ export function routingHeadlines(results: Results): { what: string; value: strin
       if (ratios.length) out.push({ what: `LiteLLM async_get_available_deployment / Sluice core PICK+DONE (wall), ${n} deployments, over the five strategies`, value: `${fmt(Math.min(...ratios))}x to ${fmt(Math.max(...ratios))}x`, target: 'the headline (issue 11)' });
     }
   }
+  const plugin = results.routing?.plugin;
+  if (plugin) {
+    const asyncRows = plugin.rows.filter((r) => r.mode === 'async' && r.medianMs !== undefined);
+    if (asyncRows.length) out.push({ what: 'A pick through LiteLLM with the sluice-litellm plugin (async, median), over strategies and sizes', value: `${fmt(Math.min(...asyncRows.map((r) => r.medianMs!)), 3)} to ${fmt(Math.max(...asyncRows.map((r) => r.medianMs!)), 3)} ms`, target: 'faster than LiteLLM\'s own pick (issue 17)' });
+  }
+  const rep = results.routing?.replicas;
+  if (rep) out.push({ what: `Four LiteLLM processes, one deployment at rpm ${rep.plugin.rpm}: served in one minute, LiteLLM shared mode / plugin`, value: `${rep.litellm.servedInMinute} / ${rep.plugin.servedInMinute}`, target: `exactly ${rep.plugin.rpm} (issue 17)` });
   const p = results.routing?.pipeline;
   if (p) out.push({ what: 'ROUTE.PICK+DONE pipelined (-P 16, 50 connections), commands/s / Redis INCR -P 16', value: `${(p.commandsPerS / p.incrRps).toFixed(2)}x`, target: '>= 0.5x (issue 11)' });
   return out;
@@ -260,7 +330,7 @@ export function routingMarkdown(results: Results): string[] {
   const L: string[] = [];
   const R = results.routing;
   const gw = results.loadgen.find((r) => r.scenario === 'gateway-route');
-  if (!R?.core && !R?.litellm && !R?.pipeline && !gw) return L;
+  if (!R?.core && !R?.litellm && !R?.plugin && !R?.replicas && !R?.pipeline && !gw) return L;
   L.push('## Routing (issue 11)', '');
   const core = R?.core;
   if (core) {
@@ -309,6 +379,41 @@ export function routingMarkdown(results: Results): string[] {
       L.push(`| ${s} | ${fmt(n)} | ${show(a)} | ${show(y)} | ${c ? us(c.wallNs) : s.includes('pre-call') ? 'n/a (no such variant in the core bench)' : 'not measured in this run'} | ${ratio(a)} | ${ratio(y)} |`);
     }
     L.push('', `Command: \`${lite.command}\` (venv: ${cell(lite.setupNote)}, ${fmt(lite.setupSeconds)} s in this run)`, '');
+  }
+  const plugin = R?.plugin;
+  if (plugin) {
+    L.push(`### LiteLLM ${plugin.version} with the sluice-litellm plugin (issue 17)`, '');
+    L.push(
+      'The same Router and cases with `router.register_plugin(SluiceRouting(...))`: each pick is one ROUTE.PICK to a Sluice daemon from this repository (TCP, loopback), settled with ROUTE.DONE outside the timing. ' +
+        '`route.pick` is the floor under it: the bare ROUTE.PICK with the same messages from redis-py\'s asyncio client. Ratio: LiteLLM\'s own async pick (table above, same run) / the plugin\'s async pick.',
+      '',
+    );
+    L.push('| strategy | deployments | plugin async median ms (p99) | plugin sync median ms (p99) | bare ROUTE.PICK median ms (p99) | LiteLLM\'s own async / plugin async |', '| --- | --- | --- | --- | --- | --- |');
+    const keys = [...new Set(plugin.rows.map((r) => `${r.deployments}\t${r.strategy}`))];
+    for (const key of keys) {
+      const [nText, s] = key.split('\t');
+      const n = Number(nText);
+      const at = (rows: LitellmPickRow[] | undefined, mode: string) => rows?.find((r) => r.strategy === s && r.deployments === n && r.mode === mode);
+      const show = (r?: LitellmPickRow) => (r?.medianMs !== undefined ? `${fmt(r.medianMs, 3)} (${fmt(r.p99Ms ?? NaN, 3)})` : '-');
+      const own = at(lite?.rows, 'async');
+      const mine = at(plugin.rows, 'async');
+      const ratio = own?.medianMs !== undefined && mine?.medianMs ? `${fmt(own.medianMs / mine.medianMs)}x` : 'not measured in this run';
+      L.push(`| ${s} | ${fmt(n)} | ${show(mine)} | ${show(at(plugin.rows, 'sync'))} | ${show(at(plugin.rows, 'route.pick'))} | ${ratio} |`);
+    }
+    L.push('', `Command: \`${plugin.command}\``, '');
+  }
+  const rep = R?.replicas;
+  if (rep) {
+    L.push('### Four LiteLLM processes, one deployment at rpm 60 (issue 17)', '');
+    L.push(
+      `${rep.litellm.processes} processes, ${rep.litellm.requestsPerProcess} concurrent requests each (mock responses), started together inside one clock minute: LiteLLM's own shared mode (a real redis-server, usage-based-routing-v2) against the plugin on one Sluice (on_unavailable="closed"). Served in that minute:`,
+      '',
+    );
+    L.push('| setup | limit (rpm) | served in the minute | per process | refused |', '| --- | --- | --- | --- | --- |');
+    for (const [name, c] of [["LiteLLM's shared mode", rep.litellm], ['sluice-litellm plugin', rep.plugin]] as const) {
+      L.push(`| ${name} | ${c.rpm} | **${c.servedInMinute}** | ${c.servedPerProcess.join(', ')} | ${Object.entries(c.refused).map(([k, v]) => `${cell(k)}: ${v}`).join(', ') || '-'} |`);
+    }
+    L.push('', `Command: \`${rep.command}\``, '');
   }
   const p = R?.pipeline;
   if (p) {

@@ -19,16 +19,18 @@ import { BENCH, installCleanup, killAll, ROOT, run, startRedis, startSluice, typ
 import { LUA_BUCKET, rbScenarios, runRb } from './rb';
 import { headlines, type Machine, renderMarkdown, renderSvg, type Results } from './report';
 import { RespClient } from './resp';
-import { gatewayRoute, routeCore, routeLitellm, routePipeline, routingHeadlines } from './routing';
+import { clientHeadline, clientOverhead } from './client';
+import { gatewayRoute, litellmReplicas, routeCore, routeLitellm, routePipeline, routePlugin, routingHeadlines } from './routing';
 import { pathological, tokenThroughput } from './tokens';
 import { type Options, type Outcome, ScenarioFailure } from './types';
 
 const USAGE = `Usage: npm run bench [-- --quick] [-- --only ID[,ID...]] [-- --results FILE]
 
-  --quick        small counts and short durations (under two minutes); for CI
+  --quick        small counts and short durations (a few minutes: the LiteLLM replica run waits for a clock minute); for CI
   --only IDS     run only these scenarios: ping, incr, lua, rlhit, throttle, tokcount,
                  shared, gateway, soak, tokens, memory, route-core, route-litellm,
-                 route-pipeline, gateway-route, durability
+                 route-plugin, litellm-replicas, route-pipeline, gateway-route, durability,
+                 client
   --results F    write the Markdown here (default bench/RESULTS.md, with --quick
                  bench/out/RESULTS-quick.md; the chart goes next to it as results.svg)
   --report-only J  measure nothing: render RESULTS.md and the chart again from a saved
@@ -125,7 +127,7 @@ async function main(): Promise<number> {
   const opts: Options = { quick: args.quick, only: args.only, out: outDir, log };
   installCleanup((why) => log(`stopping: ${why}; ending every process the benchmark started`));
 
-  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-pipeline', 'gateway-route', 'durability'];
+  const all = ['ping', 'incr', 'lua', 'rlhit', 'throttle', 'tokcount', 'shared', 'gateway', 'soak', 'tokens', 'memory', 'route-core', 'route-litellm', 'route-plugin', 'litellm-replicas', 'route-pipeline', 'gateway-route', 'durability', 'client'];
   if (args.only) {
     const unknown = args.only.filter((o) => !all.includes(o));
     if (unknown.length) {
@@ -220,11 +222,21 @@ async function main(): Promise<number> {
     results.durability = await durability(opts);
   });
 
+  await step('client', 'The TypeScript client: SluiceClient.hit vs raw ioredis RL.HIT', async () => {
+    results.client = await clientOverhead(opts);
+  });
+
   await step('route-core', 'Routing in the Rust core: PICK+DONE per strategy and group size', async () => {
     (results.routing ??= {}).core = await routeCore(opts);
   });
   await step('route-litellm', 'Routing in LiteLLM itself: Router pick time, offline (venv under bench/.cache)', async () => {
     (results.routing ??= {}).litellm = await routeLitellm(opts);
+  });
+  await step('route-plugin', 'Routing in LiteLLM with the sluice-litellm plugin: Router pick time through Sluice', async () => {
+    (results.routing ??= {}).plugin = await routePlugin(opts);
+  });
+  await step('litellm-replicas', 'Four LiteLLM processes, one deployment at rpm 60: LiteLLM shared mode vs the plugin', async () => {
+    (results.routing ??= {}).replicas = await litellmReplicas(opts);
   });
 
   await sluice.stop();
@@ -241,7 +253,7 @@ async function main(): Promise<number> {
   log(`${ran} scenario(s) ran and produced numbers, ${bad.length} did not, in ${results.totalSeconds.toFixed(0)} s`);
   for (const o of bad) log(`  ${o.status.toUpperCase()}: ${o.title}: ${(o.reason ?? '').split('\n')[0]}`);
   for (const h of headlines(results)) if (h.p1 !== 'n/a' || h.p16 !== 'n/a') log(`  ${h.what}: ${h.p1} unpipelined, ${h.p16} with -P 16 (target ${h.target})`);
-  for (const h of routingHeadlines(results)) log(`  ${h.what}: ${h.value} (target ${h.target})`);
+  for (const h of [...routingHeadlines(results), ...clientHeadline(results.client)]) log(`  ${h.what}: ${h.value} (target ${h.target})`);
   // One plain closing line.
   process.stdout.write(`bench: ${ran} passed, ${bad.length} failed\n`);
   return bad.length === 0 && ran > 0 ? 0 : 1;

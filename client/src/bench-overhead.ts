@@ -3,15 +3,19 @@
  * interleaved rounds: one call at a time, and 100 in flight at once (pipelined on the socket).
  * Variants: the plain client, and a guarded one (timeoutMs + onUnavailable: a timer per call).
  *
- *   node client/dist/bench-overhead.js [rounds=5] [callsPerRound=20000]
+ *   node client/dist/bench-overhead.js [rounds=5] [callsPerRound=20000] [--json]
+ *
+ * `npm run bench` runs it (scenario `client`) with --json: one JSON document on stdout.
  */
 import Redis from 'ioredis';
 import { startDaemon } from '@sluice/daemon/dist/testing';
 import { SluiceClient } from './index';
 
 async function main(): Promise<void> {
-  const rounds = Number(process.argv[2] ?? 5);
-  const calls = Number(process.argv[3] ?? 20_000);
+  const json = process.argv.includes('--json');
+  const [roundsArg, callsArg] = process.argv.slice(2).filter((a) => a !== '--json');
+  const rounds = Number(roundsArg ?? 5);
+  const calls = Number(callsArg ?? 20_000);
   const daemon = await startDaemon();
   const raw = new Redis({ port: daemon.port });
   const plain = new SluiceClient({ port: daemon.port });
@@ -36,11 +40,16 @@ async function main(): Promise<void> {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = times['raw ioredis'];
-  console.log(`median us/call over ${rounds} interleaved rounds (${calls / 10} serial, ${calls} pipelined x100 per round)`);
-  for (const [name, t] of Object.entries(times)) {
-    const s = median(t.serial);
-    const p = median(t.pipelined);
-    console.log(`${name.padEnd(18)} serial ${s.toFixed(1)} (${((s / median(base.serial) - 1) * 100).toFixed(1)}%)  pipelined ${p.toFixed(2)} (${((p / median(base.pipelined) - 1) * 100).toFixed(1)}%)`);
+  if (json) {
+    const rows = Object.entries(times).map(([name, t]) => ({ name, serialUs: median(t.serial), pipelinedUs: median(t.pipelined), serialRuns: t.serial, pipelinedRuns: t.pipelined }));
+    console.log(JSON.stringify({ rounds, serialCalls: calls / 10, pipelinedCalls: calls, rows }));
+  } else {
+    console.log(`median us/call over ${rounds} interleaved rounds (${calls / 10} serial, ${calls} pipelined x100 per round)`);
+    for (const [name, t] of Object.entries(times)) {
+      const s = median(t.serial);
+      const p = median(t.pipelined);
+      console.log(`${name.padEnd(18)} serial ${s.toFixed(1)} (${((s / median(base.serial) - 1) * 100).toFixed(1)}%)  pipelined ${p.toFixed(2)} (${((p / median(base.pipelined) - 1) * 100).toFixed(1)}%)`);
+    }
   }
   await Promise.all([raw.quit(), plain.quit(), guarded.quit()]);
   await daemon.stop();

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 
-export type OptionType = 'integer' | 'bytes' | 'string' | 'boolean' | 'enum';
+/** `list`: names from `choices`, given as `a,b` or `a b` (a YAML list too); shown comma-separated. */
+export type OptionType = 'integer' | 'bytes' | 'string' | 'boolean' | 'enum' | 'list';
 
 export interface OptionSpec {
   name: string;
@@ -18,13 +19,16 @@ export interface OptionSpec {
   help: string;
   /** Can CONFIG SET change it while running? */
   mutable: boolean;
-  /** For 'enum'. */
+  /** For 'enum' and 'list'. */
   choices?: string[];
   /** Smallest allowed number, for integer and bytes. */
   min?: number;
   /** Kept out of logs and CONFIG GET shows it only to an authenticated client. */
   secret?: boolean;
 }
+
+/** The families the `features` option can turn off (the others are always on). */
+export const FEATURES = ['limits', 'leases', 'tokens', 'routing'] as const;
 
 /** The server's own options; families add theirs (Family.options). */
 export const serverOptions: OptionSpec[] = [
@@ -37,8 +41,17 @@ export const serverOptions: OptionSpec[] = [
   { name: 'client-query-buffer-limit', type: 'bytes', default: '1gb', min: 1024, mutable: true, help: 'Most bytes buffered for one incomplete command before the client is disconnected.' },
   { name: 'max-multibulk-length', type: 'integer', default: '1048576', min: 1, mutable: true, help: 'Most arguments in one command.' },
   { name: 'client-output-limit', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Disconnect a client whose unsent replies exceed this (0: no limit). Reading from a client pauses while its replies are not drained.' },
+  { name: 'maxmemory-clients', type: 'bytes', default: '256mb', min: 0, mutable: true, help: 'Most memory all clients together may hold in buffers (incomplete commands, replies not yet sent). Past it the client holding the most is disconnected, then the next, until the total is under (0: no limit). Redis 7\'s option of the same name.' },
   { name: 'shutdown-timeout', type: 'integer', default: '10', min: 0, mutable: true, help: 'Seconds SHUTDOWN and SIGTERM wait for in-flight replies before closing anyway.' },
-  { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK and CL.THROTTLE in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
+  { name: 'native-fast-path', type: 'boolean', default: 'yes', mutable: true, help: 'Answer runs of PING, RL.HIT, RL.PEEK, CL.THROTTLE, ROUTE.PICK and ROUTE.DONE (their plain forms) in one native call per read instead of one per command; the replies are the same. "no" sends every command through the ordinary path (for comparison and debugging).' },
+  {
+    name: 'features',
+    type: 'list',
+    default: FEATURES.join(','),
+    choices: [...FEATURES],
+    mutable: false,
+    help: `Command families that run: any of ${FEATURES.join(', ')} (comma-separated; a YAML list in the config file). A family left out answers its commands with an error naming this option, and creates no state (a Sluice used only for rate limits loads no tokenizer).`,
+  },
   { name: 'loglevel', type: 'enum', default: 'notice', choices: ['debug', 'verbose', 'notice', 'warning'], mutable: true, help: 'How much to log: debug, verbose, notice, warning.' },
   { name: 'log-format', type: 'enum', default: 'text', choices: ['text', 'json'], mutable: true, help: 'Log lines as text (pid:mark time message) or as one JSON object per line (time, pid, level, message, fields).' },
 ];
@@ -130,6 +143,11 @@ function parseValue(spec: OptionSpec, raw: string, source: string): ConfigValue 
     case 'enum':
       if (!spec.choices!.includes(text)) throw bad(`expected one of ${spec.choices!.join(', ')}`);
       return text;
+    case 'list': {
+      const items = text.split(/[\s,]+/).filter((w) => w !== '');
+      for (const item of items) if (!spec.choices!.includes(item)) throw bad(`'${item}' is not one of ${spec.choices!.join(', ')}`);
+      return [...new Set(items)].join(',');
+    }
     case 'integer':
     case 'bytes': {
       // A sign only for options that take negative values (slowlog-log-slower-than -1).
@@ -201,6 +219,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options: read
     config.sources.add('file');
     for (const [key, value] of Object.entries(config.file)) {
       if (sections.has(key)) continue;
+      if (Array.isArray(value) && config.spec(key)?.type === 'list') {
+        config.set(key, value.map(String).join(','), `config file ${filePath}`);
+        continue;
+      }
       if (value !== null && typeof value === 'object') {
         // A LiteLLM proxy config.yaml loads as it is: its other sections are not Sluice's.
         if ('model_list' in config.file) {
@@ -237,7 +259,8 @@ export function helpText(version: string, options: readonly OptionSpec[]): strin
     '  -v, --version       print the version',
   ];
   for (const o of options) {
-    lines.push(`  --${o.name} ${o.type === 'boolean' ? 'yes|no' : o.type === 'enum' ? o.choices!.join('|') : o.type.toUpperCase()}`);
+    const form = o.type === 'boolean' ? 'yes|no' : o.type === 'enum' ? o.choices!.join('|') : o.type === 'list' ? 'NAME[,NAME...]' : o.type.toUpperCase();
+    lines.push(`  --${o.name} ${form}`);
     lines.push(`      ${o.help} Default: ${o.default === '' ? '(empty)' : o.default}.${o.mutable ? '' : ' Needs a restart to change.'}`);
   }
   return lines.join('\n');

@@ -40,6 +40,8 @@ export interface ConnectionHost extends Services {
   staleClock(): void;
   /** The connection closed. */
   forget(conn: Connection): void;
+  /** The memory `conn` holds in buffers changed (maxmemory-clients); may close clients. */
+  clientMemoryChanged(conn: Connection): void;
 }
 
 interface Slot {
@@ -148,6 +150,8 @@ export class Connection implements Session, Context, ReplyQueue {
   /** True while this connection's read batch is being dispatched (its replies are in the writer). */
   private inBatch = false;
   closed = false;
+  /** `bufferMemory` when the server last counted it (its total for maxmemory-clients). */
+  countedMemory = 0;
 
   constructor(server: ConnectionHost, accepted: Socket, id: number) {
     this.server = server;
@@ -233,6 +237,7 @@ export class Connection implements Session, Context, ReplyQueue {
       commandTimer.interrupted();
     }
     this.flush();
+    this.server.clientMemoryChanged(this);
   }
 
   /**
@@ -329,6 +334,7 @@ export class Connection implements Session, Context, ReplyQueue {
     const parts = ready.map((s) => s.bytes).filter((b): b is Buffer => b !== null);
     if (!this.closed && parts.length > 0) this.send(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     if (this.closingAfterReplies && this.queue === null) this.end();
+    this.server.clientMemoryChanged(this);
   }
 
   private send(bytes: Buffer): void {
@@ -347,6 +353,7 @@ export class Connection implements Session, Context, ReplyQueue {
   }
 
   private onDrain(): void {
+    this.server.clientMemoryChanged(this);
     if (this.readPaused && !this.closed) {
       this.readPaused = false;
       if (this.unread === null) this.socket.resume();
@@ -387,6 +394,16 @@ export class Connection implements Session, Context, ReplyQueue {
   /** Queued-but-unsent output bytes (CLIENT LIST omem). */
   get outputBytes(): number {
     return this.socket.writableLength;
+  }
+
+  /**
+   * Memory held in this client's buffers: the parser's (an incomplete command), input left for
+   * a later turn, replies queued behind a pending one and replies the socket has not sent.
+   */
+  get bufferMemory(): number {
+    let bytes = this.parser.memoryBytes + (this.unread?.length ?? 0) + this.socket.writableLength;
+    if (this.queue !== null) for (const slot of this.queue) bytes += slot.bytes?.length ?? 0;
+    return bytes;
   }
 
   /** Bytes held for an incomplete command (CLIENT LIST qbuf). */

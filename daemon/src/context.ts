@@ -96,6 +96,8 @@ export interface Transaction {
 export interface ServerStats {
   connectionsReceived: number;
   rejectedConnections: number;
+  /** Clients closed because all clients' buffers passed maxmemory-clients (Redis 7's name). */
+  evictedClients: number;
   commandsProcessed: number;
   /** Of those, how many the native fast path answered (fast-path.ts). */
   fastPathCommands: number;
@@ -127,6 +129,8 @@ export interface Services {
   /** The TCP port it listens on. */
   readonly port: number;
   readonly stats: ServerStats;
+  /** Memory all clients hold in buffers (maxmemory-clients counts it; INFO mem_clients_normal). */
+  readonly clientMemory: number;
   readonly clients: ReadonlyMap<number, Session>;
   /** Every command family, in the order they are listed (families.ts). */
   readonly families: readonly Family[];

@@ -36,27 +36,41 @@ function pipeline(port: number, request: Buffer, marker: string): Promise<number
   });
 }
 
+/** PING round trips (ms, sorted) every 5 ms until `done()` says stop. */
+async function pingWhile(bystander: RawClient, done: () => boolean): Promise<number[]> {
+  const latencies: number[] = [];
+  while (!done()) {
+    const started = performance.now();
+    await bystander.send(resp('PING'), '+PONG\r\n');
+    latencies.push(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+const p99 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.99)];
+
 test('20,000 pipelined COMMAND DOCS on one connection: another client PINGs under 50 ms at p99', async () => {
   const n = 20_000;
   const docs = resp('COMMAND', 'DOCS');
   const request = Buffer.concat([...Array.from({ length: n }, () => docs), resp('ECHO', 'hostile-done')]);
   const bystander = await RawClient.connect(daemon.port);
   await bystander.send(resp('PING'), '+PONG\r\n');
+  // The machine's own noise first: the same PINGs for a second with nothing else going on. On a
+  // quiet machine it is under a millisecond; at load 20 (CI once ran beside other builds) it was
+  // tens of milliseconds, which no daemon can help. The 50 ms budget is what the pipeline may add.
+  const idleUntil = performance.now() + 1000;
+  const idle = await pingWhile(bystander, () => performance.now() > idleUntil);
   let finished = false;
   const hostile = pipeline(daemon.port, request, '$12\r\nhostile-done\r\n').finally(() => (finished = true));
-  const latencies: number[] = [];
-  while (!finished) {
-    const started = performance.now();
-    await bystander.send(resp('PING'), '+PONG\r\n');
-    latencies.push(performance.now() - started);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const latencies = await pingWhile(bystander, () => finished);
   const bytes = await hostile;
   assert.ok(bytes > n * 1000, `the hostile client got all its replies (${bytes} bytes)`);
-  latencies.sort((a, b) => a - b);
-  const p99 = latencies[Math.floor(latencies.length * 0.99)];
   assert.ok(latencies.length >= 20, `the pipeline ran long enough to measure (${latencies.length} PINGs)`);
-  assert.ok(p99 < 50, `PING p99 ${p99.toFixed(1)} ms while the pipeline ran (${latencies.length} PINGs, max ${latencies.at(-1)!.toFixed(1)} ms)`);
+  assert.ok(
+    p99(latencies) < 50 + p99(idle),
+    `PING p99 ${p99(latencies).toFixed(1)} ms while the pipeline ran (${latencies.length} PINGs, max ${latencies.at(-1)!.toFixed(1)} ms), idle p99 ${p99(idle).toFixed(1)} ms`,
+  );
   bystander.close();
 });
 

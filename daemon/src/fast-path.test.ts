@@ -289,3 +289,56 @@ test('CONFIG SET native-fast-path turns it off and on at run time', async () => 
     client.close();
   }
 });
+
+test('ROUTE.PICK and ROUTE.DONE: the same replies either way (leases aside), the same INFO routing, and the fast path takes the plain ones', async () => {
+  const deployment = JSON.stringify({ litellm_params: { model: 'openai/x', rpm: 5, api_base: 'https://x.example' }, model_info: { id: 'x' } });
+  /** One connection's exchange: picks past the rpm, then DONEs good, repeated and bad. */
+  const exchangeRoute = async (d: Daemon, resp3: boolean): Promise<string> => {
+    const group = `fp-route-${resp3 ? 3 : 2}`;
+    const c = await RawClient.connect(d.port);
+    try {
+      const end = (n: number) => resp('ECHO', `end-${n}`);
+      let text = await c.send(Buffer.concat([...(resp3 ? [resp('HELLO', '3')] : []), resp('ROUTE.SET', group, deployment), end(1)]), 'end-1\r\n');
+      const picks = [resp('ROUTE.PICK', group, 'TOKENS', '10'), resp('route.pick', group, 'ttl', '60000', 'TOKENS', '0')];
+      for (let i = 0; i < 4; i++) picks.push(resp('ROUTE.PICK', group));
+      text = await c.send(Buffer.concat([...picks, end(2)]), 'end-2\r\n');
+      const leases = [...text.matchAll(/\{[^}]+\}:\d+/g)].map((m) => m[0]);
+      assert.equal(leases.length, 5, text);
+      const dones = [
+        resp('ROUTE.DONE', leases[0], 'STATUS', '200', 'LATENCY', '800', 'INPUT', '100', 'OUTPUT', '50'),
+        resp('ROUTE.DONE', leases[0]),
+        resp('ROUTE.DONE', leases[1], 'STATUS', '99'),
+        resp('ROUTE.DONE', leases[1], 'INPUT', '5'),
+        resp('route.done', leases[1], 'status', '429', 'tokens', '3', 'ttft', '20'),
+        resp('ROUTE.DONE', leases[2]),
+        resp('ROUTE.DONE', 'not-a-lease'),
+      ];
+      text = await c.send(Buffer.concat([...dones, end(3)]), 'end-3\r\n');
+      // After HELLO (its client id differs); lease numbers and the ms to the next minute in the
+      // refusal differ between daemons too.
+      const all = c.received.toString('latin1');
+      return all.slice(all.indexOf('end-1\r\n')).replace(/\$\d+\r\n(\{[^}]+\}):\d+/g, '$$L\r\n$1:N').replace(/retry in \d+ ms/, 'retry in N ms');
+    } finally {
+      c.close();
+    }
+  };
+  const counters = async (d: Daemon) => {
+    const client = await RawClient.connect(d.port);
+    const text = await client.send(resp('INFO', 'everything'), 'routing_wait_timeouts');
+    client.close();
+    const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(text)![1]);
+    return { picks: field('routing_picks'), refusals: field('routing_refusals'), done: field('routing_done'), fastPath: field('native_fast_path_commands') };
+  };
+  const before = await counters(fast);
+  for (const resp3 of [false, true]) {
+    const [a, b] = await Promise.all([exchangeRoute(fast, resp3), exchangeRoute(ordinary, resp3)]);
+    assert.equal(a, b, resp3 ? 'RESP3' : 'RESP2');
+    assert.match(a, /NODEPLOYMENT/, 'the sixth pick is refused (rpm 5)');
+  }
+  const [a, b] = await Promise.all([counters(fast), counters(ordinary)]);
+  assert.deepEqual([a.picks, a.refusals, a.done], [b.picks, b.refusals, b.done], 'INFO routing counts the same');
+  assert.deepEqual([a.picks - before.picks, a.done - before.done], [10, 6]);
+  // Per protocol: 5 picks and the 4 DONEs without an error; the refused pick and the three bad
+  // DONEs took the ordinary path.
+  assert.ok(a.fastPath - before.fastPath >= 18, `the fast path answered ${a.fastPath - before.fastPath}`);
+});

@@ -1,6 +1,6 @@
 /**
- * The native fast path (native/core/src/fastpath.rs): runs of PING, RL.HIT, RL.PEEK and
- * CL.THROTTLE are answered by one native call that parses the frames, runs the limiter and
+ * The native fast path (native/core/src/fastpath.rs): runs of PING, RL.HIT, RL.PEEK,
+ * CL.THROTTLE, and ROUTE.PICK / ROUTE.DONE in their plain forms, are answered by one native call that parses the frames, runs the limiter and
  * writes the replies into the reply writer's pool. It stops, without consuming it, at the
  * first frame it does not take (anything unusual, any other command, anything that would be
  * an error); the connection's parser and dispatch answer that one command, and the next run
@@ -15,10 +15,16 @@ import type { ReplyWriter } from '@sluice/protocol';
 import type { Session, ServerStats } from './context';
 import { TIMING_SAMPLE, type CommandRegistry, type CommandEntry } from './dispatch';
 import native from './native';
+import { countRouting, routingHasWaiters } from './commands/routing';
 import { commandTimer } from './command-timer';
 
 /** The command-table names of the kinds native/core/src/fastpath.rs answers, in its order. */
-const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle'];
+const KIND_NAMES = ['ping', 'rl.hit', 'rl.peek', 'cl.throttle', 'route.pick', 'route.done'];
+const PICK = 4;
+/** io slots after the counts (native/src/area.rs): resp3 and take-DONE in, DONEs settled out. */
+const IO_RESP3 = 4 + KIND_NAMES.length;
+const IO_TAKE_DONE = IO_RESP3 + 1;
+const IO_SETTLED = IO_RESP3 + 2;
 
 /** Room a native run needs in the writer: several replies (its own stop margin is 124 bytes). */
 const ROOM = 4096;
@@ -28,8 +34,8 @@ export function bindFastPath(readBuffer: Buffer): void {
   native.bindFastPath(readBuffer, io);
 }
 
-/** [start, end, out offset, last kind, count per kind...]; see native/src/area.rs fast_run. */
-const io = new Float64Array(4 + KIND_NAMES.length);
+/** [start, end, out offset, last kind, count per kind..., resp3, take DONE, settled]; see native/src/area.rs fast_run. */
+const io = new Float64Array(IO_SETTLED + 1);
 
 export class FastPath {
   /** The table entries of the kinds, in native order: calls are counted on them. */
@@ -53,13 +59,18 @@ export class FastPath {
     const started = timed ? performance.now() : 0;
     io[0] = from;
     io[1] = end;
+    io[IO_RESP3] = session.resp3 ? 1 : 0;
+    // A DONE may free room for picks that WAIT: the ordinary path wakes them.
+    io[IO_TAKE_DONE] = routingHasWaiters() ? 0 : 1;
     let answered = 0;
+    let settled = 0;
     runCounts.fill(0);
     for (;;) {
       const pool = w.room(ROOM);
       io[2] = w.writeOffset;
       const code = native.fastRun(pool);
       w.advanceTo(io[2]);
+      settled += io[IO_SETTLED];
       for (let k = 0; k < kinds.length; k++) {
         const n = io[4 + k];
         if (n !== 0) {
@@ -75,6 +86,7 @@ export class FastPath {
       stats.commandsProcessed += answered;
       stats.fastPathCommands += answered;
       if (io[3] >= 0) session.lastCommand = kinds[io[3]].name;
+      if (runCounts[PICK] !== 0 || settled !== 0) countRouting(runCounts[PICK], settled);
     }
     let usecEach = NaN;
     if (timed) {

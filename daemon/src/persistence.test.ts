@@ -117,6 +117,67 @@ test('a graceful restart keeps limits, leases and policies; a refused key is ref
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A reply map (RESP2 flat array) as an object. */
+function record(reply: unknown): Record<string, unknown> {
+  const flat = reply as unknown[];
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
+  return out;
+}
+
+async function routeList(r: Redis, group: string): Promise<Record<string, Record<string, unknown>>> {
+  const views = ((await r.call('ROUTE.LIST', group)) as unknown[]).map(record);
+  return Object.fromEntries(views.map((v) => [String(v.id), v]));
+}
+
+test('a restart keeps routing: deployments, usage this minute, open leases, a cooldown for what is left of it', async () => {
+  // rpm is counted per wall-clock minute: keep the restart inside one (it takes a few seconds).
+  const into = Date.now() % 60_000;
+  if (into > 45_000) await new Promise((res) => setTimeout(res, 60_000 - into + 100));
+  const dir = freshDir();
+  let d = await startDaemon(['--dir', dir]);
+  let r = await connect(d);
+  const deployment = (id: string) => JSON.stringify({ litellm_params: { model: `openai/${id}`, rpm: 10 }, model_info: { id } });
+  assert.deepEqual(await r.call('ROUTE.SET', 'gpt', deployment('a'), deployment('b')), ['a', 'b']);
+  const leases: unknown[] = [];
+  for (let i = 0; i < 3; i++) leases.push(record(await r.call('ROUTE.PICK', 'gpt', 'TOKENS', '100', 'EXCLUDE', 'b')).lease);
+  assert.equal(await r.call('ROUTE.DONE', leases[0] as string, 'STATUS', '200', 'LATENCY', '250', 'TOKENS', '40'), 1);
+  assert.equal(await r.call('ROUTE.DONE', leases[1] as string, 'STATUS', '200', 'LATENCY', '350', 'TOKENS', '60'), 1);
+  assert.equal(await r.call('ROUTE.COOLDOWN', 'gpt', 'b', '60000'), 'OK');
+  const before = await routeList(r, 'gpt');
+  const savedAt = Date.now();
+  r.disconnect();
+  assert.equal(await d.stop(), 0);
+
+  d = await startDaemon(['--dir', dir]);
+  r = await connect(d);
+  assert.match(d.output(), /routing: 1 group\(s\) with their live state and 1 open lease\(s\) restored from the snapshot/);
+  assert.deepEqual(await r.call('ROUTE.GROUPS'), ['gpt']);
+  const after = await routeList(r, 'gpt');
+  const elapsed = Date.now() - savedAt;
+  assert.deepEqual([after.a.rpm_used, after.a.tpm_used, after.a.in_flight, after.a.latency_ms], [3, 40 + 60 + 100, 1, 300], "a's usage this minute and its latency samples");
+  assert.deepEqual(after.a.rpm, before.a.rpm);
+  const left = Number(after.b.cooldown_ms);
+  assert.ok(left <= 60_000 - elapsed + 50 && left >= 60_000 - elapsed - 2000, `b cools for ${left} ms more, ${elapsed} ms after 60000 were set`);
+  await assert.rejects(r.call('ROUTE.PICK', 'gpt', 'EXCLUDE', 'a'), /NODEPLOYMENT .*1 cooling down/);
+  // The lease picked before the restart is done after it: the slot frees, the tokens settle.
+  assert.equal(await r.call('ROUTE.DONE', leases[2] as string, 'STATUS', '200', 'TOKENS', '30'), 1);
+  assert.equal(await r.call('ROUTE.DONE', leases[2] as string), 0, 'once');
+  assert.deepEqual([(await routeList(r, 'gpt')).a.in_flight, (await routeList(r, 'gpt')).a.tpm_used], [0, 40 + 60 + 30]);
+
+  // Routing changes count as changes: the timer saves them, and kill -9 keeps them.
+  assert.equal(await r.call('ROUTE.COOLDOWN', 'gpt', 'a', '600000'), 'OK');
+  await waitFor(async () => (await persistenceInfo(r)).rdb_changes_since_last_save === '0');
+  r.disconnect();
+  await kill9(d);
+  d = await startDaemon(['--dir', dir]);
+  r = await connect(d);
+  assert.ok(Number((await routeList(r, 'gpt')).a.cooldown_ms) > 590_000, 'the cooldown set before kill -9 is there');
+  r.disconnect();
+  await d.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('SHUTDOWN saves, SHUTDOWN NOSAVE does not', async () => {
   const dir = freshDir();
   let d = await startDaemon(['--dir', dir, '--save-interval', '0']);

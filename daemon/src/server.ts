@@ -11,7 +11,7 @@ import type { CommandStats, Context, Family, LaterReply, ServerStats } from './c
 import { CommandRegistry } from './dispatch';
 import { Monitors } from './monitors';
 import { Watches } from './watches';
-import { families } from './families';
+import { enabledFamilies, handlersFor } from './families';
 import { FastPath } from './fast-path';
 import { log } from './log';
 import { listenTls } from './tls';
@@ -24,7 +24,8 @@ const SWEEP_INTERVAL_MS = 100;
 
 export class Server implements ConnectionHost {
   readonly config: Config;
-  readonly families: readonly Family[] = families;
+  /** The families that run (the `features` option; families.ts). */
+  readonly families: readonly Family[];
   readonly commands: CommandRegistry;
   readonly watches = new Watches();
   readonly monitors = new Monitors();
@@ -55,10 +56,11 @@ export class Server implements ConnectionHost {
 
   constructor(config: Config) {
     this.config = config;
-    this.commands = new CommandRegistry(Object.assign({}, ...families.map((f) => f.handlers)), this.watches, this.monitors);
+    this.families = enabledFamilies(config);
+    this.commands = new CommandRegistry(handlersFor(config), this.watches, this.monitors);
     this.nativeFastPath = new FastPath(this.commands);
     this.parserLimits = limitsFrom(config);
-    this.fastPath = config.get('native-fast-path') === true ? this.nativeFastPath : null;
+    this.fastPath = this.fastPathOn() ? this.nativeFastPath : null;
     // Paused: a Connection re-wraps the socket to read into a shared buffer (connection.ts).
     this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.coarseTimer = setInterval(() => (this.coarseTime = Date.now()), 100);
@@ -134,10 +136,17 @@ export class Server implements ConnectionHost {
   /** Applies configuration changed at run time (CONFIG SET). */
   configChanged(): void {
     this.parserLimits = limitsFrom(this.config);
-    this.fastPath = this.config.get('native-fast-path') === true ? this.nativeFastPath : null;
+    this.fastPath = this.fastPathOn() ? this.nativeFastPath : null;
     for (const c of this.connections.values()) c.refreshLimits();
     for (const f of this.families) f.configChanged?.(this.config);
     this.scheduleIdleCheck();
+    const clientLimit = this.config.num('maxmemory-clients');
+    if (clientLimit > 0 && this.clientMemory > clientLimit) this.evictClients(clientLimit);
+  }
+
+  /** The fast path answers RL.HIT, RL.PEEK and CL.THROTTLE itself: only while limits run. */
+  private fastPathOn(): boolean {
+    return this.config.get('native-fast-path') === true && this.families.some((f) => f.name === 'limits');
   }
 
   private accept(socket: net.Socket): void {
@@ -157,7 +166,47 @@ export class Server implements ConnectionHost {
     this.connections.set(conn.id, conn);
   }
 
+  /** Memory all clients hold in buffers, as last counted (the sum of their `countedMemory`). */
+  clientMemory = 0;
+
+  clientMemoryChanged(conn: Connection): void {
+    this.recount(conn);
+    const limit = this.config.num('maxmemory-clients');
+    if (limit > 0 && this.clientMemory > limit) this.evictClients(limit);
+  }
+
+  /**
+   * Closes the clients holding the most buffer memory, largest first, until all together hold
+   * at most `limit` (maxmemory-clients), as Redis 7 does. Runs only past the limit: a scan of
+   * every connection then is fine.
+   */
+  private evictClients(limit: number): void {
+    for (const c of this.connections.values()) this.recount(c);
+    const bySize = [...this.connections.values()].filter((c) => !c.closed).sort((a, b) => b.countedMemory - a.countedMemory);
+    for (const c of bySize) {
+      if (this.clientMemory <= limit || c.countedMemory === 0) break;
+      const held = c.countedMemory;
+      log.notice(
+        `client ${c.id} (${c.addr}) closed: it held ${mb(held)} of buffers, the most of any client, and all clients held ${mb(this.clientMemory)}, ` +
+          `over maxmemory-clients ${mb(limit)}; raise maxmemory-clients (CONFIG SET maxmemory-clients) if clients need that much`,
+      );
+      this.stats.evictedClients++;
+      c.kill();
+      this.clientMemory -= held;
+      c.countedMemory = 0;
+    }
+  }
+
+  /** Counts `conn`'s buffers again into the total. */
+  private recount(conn: Connection): void {
+    const now = conn.closed ? 0 : conn.bufferMemory;
+    this.clientMemory += now - conn.countedMemory;
+    conn.countedMemory = now;
+  }
+
   forget(conn: Connection): void {
+    this.clientMemory -= conn.countedMemory;
+    conn.countedMemory = 0;
     this.connections.delete(conn.id);
     this.watches.unwatch(conn);
     this.monitors.remove(conn);
@@ -254,7 +303,11 @@ export class Server implements ConnectionHost {
 }
 
 function newStats(): ServerStats {
-  return { connectionsReceived: 0, rejectedConnections: 0, commandsProcessed: 0, fastPathCommands: 0, netInputBytes: 0, netOutputBytes: 0 };
+  return { connectionsReceived: 0, rejectedConnections: 0, evictedClients: 0, commandsProcessed: 0, fastPathCommands: 0, netInputBytes: 0, netOutputBytes: 0 };
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
 }
 
 function limitsFrom(config: Config): ParserLimits {
@@ -267,9 +320,10 @@ function limitsFrom(config: Config): ParserLimits {
 
 /** Creates and starts a server: every family starts (reads its config sections), then it listens. */
 export async function startServer(config: Config): Promise<Server> {
-  for (const f of families) f.start?.(config);
+  const running = enabledFamilies(config);
+  for (const f of running) f.start?.(config);
   const server = new Server(config);
   await server.listen();
-  for (const f of families) f.serve?.(server);
+  for (const f of running) f.serve?.(server);
   return server;
 }

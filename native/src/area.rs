@@ -94,11 +94,17 @@ pub fn cl_throttle_bound() -> i32 {
 // --- The fast path: whole runs of hot commands per call -------------------------------------
 //
 // Bound once, like the call area: the daemon's shared read buffer and an `io` Float64Array.
-// Per read the daemon sets `io` = [start, end, out offset] and calls `fast_run` with its reply
-// buffer; `io` comes back as [consumed up to, end, out offset after, last kind or -1,
-// count per kind...].
+// Per read the daemon sets `io` = [start, end, out offset, -, counts..., resp3 0|1,
+// take ROUTE.DONE 0|1] and calls `fast_run` with its reply buffer; `io` comes back as
+// [consumed up to, end, out offset after, last kind or -1, count per kind..., (inputs as
+// given), ROUTE.DONE calls that settled a lease].
 
-/// Binds the fast path's input buffer and `io` (at least 4 + 4 numbers); see BoundArea.
+/// `io` slots after the counts: inputs, then the one extra output.
+const IO_RESP3: usize = 4 + fastpath::KINDS;
+const IO_TAKE_DONE: usize = IO_RESP3 + 1;
+const IO_SETTLED: usize = IO_RESP3 + 2;
+
+/// Binds the fast path's input buffer and `io` (at least 4 + KINDS + 3 numbers); see BoundArea.
 #[napi]
 pub fn bind_fast_path(input: &[u8], io: Out<'_>) {
     FAST_AREA.with(|a| a.set(Some(BoundArea::new(input, io))));
@@ -111,10 +117,12 @@ pub fn bind_fast_path(input: &[u8], io: Out<'_>) {
 pub fn fast_run(out: Bytes<'_>) -> i32 {
     with_area(&FAST_AREA, |input, io| {
         let (start, end, at) = (io[0] as usize, io[1] as usize, io[2] as usize);
-        if io.len() < 4 + fastpath::KINDS || start > end || end > input.len() || at > out.len() {
+        if io.len() <= IO_SETTLED || start > end || end > input.len() || at > out.len() {
             return status::UNBOUND;
         }
-        let r = fastpath::run(&CORE.limits, &input[start..end], out, at, || ns(clock::monotonic_ms()));
+        let routing = fastpath::Routing { router: &CORE.routing, resp3: io[IO_RESP3] != 0.0, take_done: io[IO_TAKE_DONE] != 0.0 };
+        let r = fastpath::run_with(&CORE.limits, Some(&routing), &input[start..end], out, at, || ns(clock::monotonic_ms()));
+        io[IO_SETTLED] = r.settled as f64;
         io[0] = (start + r.consumed) as f64;
         io[2] = (at + r.written) as f64;
         io[3] = r.last.map_or(-1.0, |k| k as i32 as f64);

@@ -4,7 +4,8 @@
 
 use napi_derive::napi;
 use serde_json::Value;
-use sluice_core::routing::{ConfigError, Outcome, Pick, PickRequest, Refusal, RefusalKind, Strategy, Tokens};
+use sluice_core::fastpath::{self, RespOut};
+use sluice_core::routing::{ConfigError, Outcome, PickRequest, Refusal, RefusalKind, Strategy, Tokens};
 
 use crate::{CORE, Out};
 
@@ -67,11 +68,24 @@ pub fn route_settings_set(settings: String) -> napi::Result<()> {
 /// Replaces every group and the settings (config load, ROUTE.RELOAD, SIGHUP); live state of
 /// deployments that survive is kept. On error nothing changes. Returns the router_settings keys
 /// Sluice does not use (the daemon logs each once).
+///
+/// `over_snapshot` (start-up, after the snapshot was loaded): groups not in the file stay, and
+/// `router_settings` "null" (the file has none) keeps the restored settings. See
+/// `Router::apply_file`.
 #[napi]
-pub fn route_reload(model_list: String, router_settings: String) -> napi::Result<Vec<String>> {
+pub fn route_reload(model_list: String, router_settings: String, over_snapshot: bool) -> napi::Result<Vec<String>> {
     let list = json(&model_list, "model_list")?;
     let Value::Array(entries) = list else { return Err(napi::Error::from_reason("ERR model_list must be a list")) };
-    CORE.routing.reload(&entries, &json(&router_settings, "router_settings")?).map_err(js_err)?;
+    let settings = json(&router_settings, "router_settings")?;
+    if over_snapshot {
+        let given = (!settings.is_null()).then_some(&settings);
+        CORE.routing.apply_file(&entries, given).map_err(js_err)?;
+        if given.is_none() {
+            return Ok(Vec::new());
+        }
+    } else {
+        CORE.routing.reload(&entries, &settings).map_err(js_err)?;
+    }
     Ok(CORE.routing.settings().ignored_keys.clone())
 }
 
@@ -123,15 +137,18 @@ pub fn route_pick(group: &[u8], tokens: f64, chat: &[u8], strategy: &[u8], tags:
     let exclude = split(exclude)?;
     let at = io[1] as usize;
     // A pick reserves state: make sure its reply fits before picking.
-    if out.len().saturating_sub(at) < 4096 {
+    if out.len().saturating_sub(at) < fastpath::PICK_ROOM {
         io[0] = NO_ROOM;
         return Ok(());
     }
     let req = PickRequest { group, tokens, strategy, tags: &tags, exclude: &exclude, ttl_ms: (ttl_ms >= 0.0).then_some(ttl_ms as u64) };
-    let mut w = Resp { out, at, resp3 };
+    let mut w = RespOut { out, at, resp3 };
     match CORE.routing.pick(&req, ns(now)) {
         Ok(p) => {
-            if !write_pick(&mut w, &p) {
+            let written = fastpath::write_pick(&mut w.out[at..], resp3, &p);
+            if let Some(n) = written {
+                w.at += n;
+            } else {
                 // Longer than the room the daemon gave (very long names): give it back, ask for more.
                 let _ = CORE.routing.done(&p.lease(), &Outcome::default(), ns(now));
                 io[0] = NO_ROOM;
@@ -235,76 +252,7 @@ fn chat_tokens(group: &str, messages: &[u8]) -> napi::Result<u64> {
     )))
 }
 
-/// A small RESP writer over the daemon's reply buffer.
-struct Resp<'a> {
-    out: &'a mut [u8],
-    at: usize,
-    resp3: bool,
-}
-
-impl Resp<'_> {
-    fn put(&mut self, bytes: &[u8]) -> bool {
-        let end = self.at + bytes.len();
-        if end > self.out.len() {
-            return false;
-        }
-        self.out[self.at..end].copy_from_slice(bytes);
-        self.at = end;
-        true
-    }
-    fn header(&mut self, mark: u8, n: usize) -> bool {
-        self.put(&[mark]) && self.put(n.to_string().as_bytes()) && self.put(b"\r\n")
-    }
-    fn map(&mut self, pairs: usize) -> bool {
-        if self.resp3 { self.header(b'%', pairs) } else { self.header(b'*', pairs * 2) }
-    }
-    fn bulk(&mut self, s: &str) -> bool {
-        self.header(b'$', s.len()) && self.put(s.as_bytes()) && self.put(b"\r\n")
-    }
-    fn null(&mut self) -> bool {
-        if self.resp3 { self.put(b"_\r\n") } else { self.put(b"$-1\r\n") }
-    }
-    fn opt(&mut self, s: Option<&str>) -> bool {
-        match s {
-            Some(s) => self.bulk(s),
-            None => self.null(),
-        }
-    }
-    fn integer(&mut self, n: u64) -> bool {
-        self.put(b":") && self.put(n.to_string().as_bytes()) && self.put(b"\r\n")
-    }
-    fn error(&mut self, text: &str) -> bool {
-        // An error is one line: CR and LF become spaces, as Redis writes them.
-        let clean: String = text.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
-        self.put(b"-") && self.put(clean.as_bytes()) && self.put(b"\r\n")
-    }
-}
-
-/// ROUTE.PICK's map: deployment, lease, group, model, api_base, api_version, region, tokens, fallback.
-fn write_pick(w: &mut Resp, p: &Pick) -> bool {
-    let d = &p.deployment;
-    w.map(9)
-        && w.bulk("deployment")
-        && w.bulk(&d.id)
-        && w.bulk("lease")
-        && w.bulk(&p.lease())
-        && w.bulk("group")
-        && w.bulk(&p.group)
-        && w.bulk("model")
-        && w.bulk(&d.model)
-        && w.bulk("api_base")
-        && w.opt(d.api_base.as_deref())
-        && w.bulk("api_version")
-        && w.opt(d.api_version.as_deref())
-        && w.bulk("region")
-        && w.opt(d.region.as_deref())
-        && w.bulk("tokens")
-        && w.integer(p.tokens)
-        && w.bulk("fallback")
-        && w.opt(p.fallback_from.as_deref())
-}
-
-fn write_refusal(w: &mut Resp, r: &Refusal) {
+fn write_refusal(w: &mut RespOut, r: &Refusal) {
     let code = if r.kind == RefusalKind::NoSuchGroup { "ERR" } else { "NODEPLOYMENT" };
     // An error text longer than the room is cut: it still says what happened first.
     let mut text = format!("{code} {}", r.message());

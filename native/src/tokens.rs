@@ -23,12 +23,52 @@ fn text(bytes: &[u8]) -> napi::Result<&str> {
     tokens::utf8(bytes, "text").map_err(js_err)
 }
 
-/// Builds every tokenizer and sets the count cache's size (entries; 0 turns it off).
+/// Sets the count cache's size (entries; 0 turns it off). Builds no tokenizer: each encoding's
+/// tables are built by its first use (on a worker thread: see TOK_NOT_LOADED) or by `tok_load`.
 #[napi]
 pub fn tok_configure(cache_entries: u32) {
-    tokens::load_all();
     CORE.tokens.cache.set_capacity(cache_entries as usize);
 }
+
+/// What the synchronous counting functions return when the model's encoding is not built yet:
+/// the daemon then calls the `*_async` variant, so the build (80 to 160 ms) runs on a worker
+/// thread and not on the event loop. (TOK.ENCODE's sync function returns null instead.)
+#[napi]
+pub const TOK_NOT_LOADED: i32 = -2;
+
+/// Builds the tables of the encoding with this index in `tok_encoding_names()` now
+/// (`tokens-preload`).
+#[napi]
+pub fn tok_load(index: u32) -> napi::Result<()> {
+    let e = Encoding::ALL.get(index as usize).ok_or_else(|| napi::Error::from_reason(format!("no encoding {index}")))?;
+    e.load();
+    Ok(())
+}
+
+/// Which encodings are built, as bits by index in `tok_encoding_names()`: bit i for counting,
+/// bit 8 + i for tiktoken-rs's copy of an encoding the fast engine covers (built only to decode a
+/// special token's id).
+#[napi]
+pub fn tok_loaded() -> u32 {
+    let mut bits = 0;
+    for (i, e) in Encoding::ALL.iter().enumerate() {
+        if e.is_loaded() {
+            bits |= 1 << i;
+        }
+        if e.has_fast() && e.special_decoder_loaded() {
+            bits |= 1 << (8 + i);
+        }
+    }
+    bits
+}
+
+/// The model's encoding, or None when its tables are not built yet (the caller goes async).
+fn loaded_model(name: &[u8]) -> napi::Result<Option<Model>> {
+    let m = model(name)?;
+    Ok(m.encoding.is_loaded().then_some(m))
+}
+
+const NOT_LOADED: f64 = TOK_NOT_LOADED as f64;
 
 /// Encoding names, by the index `tok_info` returns.
 #[napi]
@@ -82,29 +122,36 @@ pub fn tok_cache_reset_stats() {
     CORE.tokens.reset_stats();
 }
 
+/// The count, or TOK_NOT_LOADED.
 #[napi]
-pub fn tok_count(name: &[u8], text_bytes: &[u8]) -> napi::Result<u32> {
-    Ok(CORE.tokens.count(model(name)?.encoding, text(text_bytes)?) as u32)
+pub fn tok_count(name: &[u8], text_bytes: &[u8]) -> napi::Result<f64> {
+    let Some(m) = loaded_model(name)? else { return Ok(NOT_LOADED) };
+    Ok(CORE.tokens.count(m.encoding, text(text_bytes)?) as f64)
 }
 
-/// The count if at most `limit`, else -1.
+/// The count if at most `limit`, else -1; or TOK_NOT_LOADED.
 #[napi]
 pub fn tok_within(name: &[u8], limit: f64, text_bytes: &[u8]) -> napi::Result<f64> {
-    Ok(within(&CORE, model(name)?.encoding, limit, text(text_bytes)?))
+    let Some(m) = loaded_model(name)? else { return Ok(NOT_LOADED) };
+    Ok(within(&CORE, m.encoding, limit, text(text_bytes)?))
 }
 
 fn within(core: &Core, enc: Encoding, limit: f64, text: &str) -> f64 {
     core.tokens.count_within(enc, text, limit as u64).map_or(-1.0, |n| n as f64)
 }
 
+/// The count, or TOK_NOT_LOADED.
 #[napi]
 pub fn tok_chat(name: &[u8], messages: &[u8], tools: Option<&[u8]>) -> napi::Result<f64> {
-    CORE.tokens.count_chat(&model(name)?, messages, tools).map(|n| n as f64).map_err(js_err)
+    let Some(m) = loaded_model(name)? else { return Ok(NOT_LOADED) };
+    CORE.tokens.count_chat(&m, messages, tools).map(|n| n as f64).map_err(js_err)
 }
 
+/// The ids, or null when the encoding is not built yet.
 #[napi]
-pub fn tok_encode(name: &[u8], text_bytes: &[u8]) -> napi::Result<Uint32Array> {
-    Ok(Uint32Array::new(tokens::encode(model(name)?.encoding, text(text_bytes)?)))
+pub fn tok_encode(name: &[u8], text_bytes: &[u8]) -> napi::Result<Option<Uint32Array>> {
+    let Some(m) = loaded_model(name)? else { return Ok(None) };
+    Ok(Some(Uint32Array::new(tokens::encode(m.encoding, text(text_bytes)?))))
 }
 
 #[napi]

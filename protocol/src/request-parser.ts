@@ -67,6 +67,8 @@ export class RequestParser {
   /** The multibulk frame in progress: arguments so far and how many are still to come. */
   private args: Buffer[] | null = null;
   private argsLeft = 0;
+  /** Bytes of `args` (their total length), kept as they arrive: `memoryBytes` reads it. */
+  private argsBytes = 0;
 
   constructor(limits: ParserLimits) {
     this.limits = limits;
@@ -75,6 +77,14 @@ export class RequestParser {
   /** Bytes held for an incomplete command (for CLIENT LIST `qbuf`). */
   get bufferedBytes(): number {
     return this.heldBytes;
+  }
+
+  /**
+   * Memory this parser holds for an incomplete command: its buffer's whole size (it grows by
+   * doubling) plus the arguments of the frame in progress. `maxmemory-clients` counts it.
+   */
+  get memoryBytes(): number {
+    return (this.held?.length ?? 0) + (this.args !== null ? this.argsBytes : 0);
   }
 
   /** True between frames: nothing of an incomplete command is held. */
@@ -222,6 +232,7 @@ export class RequestParser {
         if (!this.checkArgCount(count)) continue;
         this.args = []; // grows as arguments arrive: a huge declared count costs nothing up front
         this.argsLeft = count;
+        this.argsBytes = 0;
       }
       // Bulk arguments of the frame in progress.
       while (this.argsLeft > 0) {
@@ -261,6 +272,7 @@ export class RequestParser {
           throw new ProtocolError('ERR Protocol error: bulk string not followed by CRLF');
         }
         this.args.push(view(buf, dataStart, len));
+        this.argsBytes += len;
         this.argsLeft--;
         pos = dataStart + len + 2;
       }

@@ -117,6 +117,17 @@ const stats = { picks: 0, refusals: 0, waited: 0, waitTimeouts: 0, done: 0 };
 /** Refused picks by group (metrics; bounded by the groups that exist: an unknown group is an error, not a refusal). */
 const refusalsByGroup = new Map<string, number>();
 
+/** Picks and settled DONEs the native fast path answered (fast-path.ts), for INFO routing. */
+export function countRouting(picks: number, settled: number): void {
+  stats.picks += picks;
+  stats.done += settled;
+}
+
+/** True while picks WAIT: then every ROUTE.DONE takes the ordinary path, which wakes them. */
+export function routingHasWaiters(): boolean {
+  return queues.size > 0;
+}
+
 /**
  * Runs one pick, writing its reply (the pick, or the refusal as an error) into `w`. Returns how
  * it ended; io[2] holds the ms until a retry may succeed (-1: waiting cannot help).
@@ -476,17 +487,26 @@ function routingSections(config: Config): { file: string; doc: Record<string, un
   return { file: config.filePath, doc: main };
 }
 
-/** Loads (or reloads) the routing configuration; false if there is none. Throws ConfigError. */
+/** The reason loadRouting is given at start-up. */
+const START_UP = 'start-up';
+
+/**
+ * Loads (or reloads) the routing configuration; false if there is none. Throws ConfigError.
+ * ROUTE.RELOAD and SIGHUP replace every group and the settings. At start-up the file goes over
+ * what the snapshot restored, as `policies:` do: its groups and its router_settings (when it
+ * has them) win, and groups set with ROUTE.SET that it does not name stay.
+ */
 function loadRouting(config: Config, why: string): boolean {
   const found = routingSections(config);
   if (found === null) return false;
   const { file, doc } = found;
+  const atStart = why === START_UP;
   const modelList = resolveEnv(doc.model_list ?? [], 'model_list');
-  const settings = resolveEnv(doc.router_settings ?? {}, 'router_settings');
+  const settings = atStart && doc.router_settings === undefined ? null : resolveEnv(doc.router_settings ?? {}, 'router_settings');
   if (!Array.isArray(modelList)) throw new ConfigError(`${file}: model_list must be a list of deployments`);
   let ignored: string[];
   try {
-    ignored = native.routeReload(toJson(modelList), toJson(settings));
+    ignored = native.routeReload(toJson(modelList), toJson(settings), atStart);
   } catch (err) {
     throw new ConfigError(`${file}: ${(err as Error).message.replace(/^ERR /, '')}`);
   }
@@ -503,7 +523,10 @@ function loadRouting(config: Config, why: string): boolean {
 
 function start(config: Config): void {
   for (const key of config.ignoredSections) log.notice(`config file ${config.filePath}: section '${key}' is not used by Sluice; ignored`);
-  loadRouting(config, 'start-up');
+  // The persistence family started first: what is here now came from the snapshot.
+  const restored = native.routeGroups().length;
+  if (restored > 0) log.notice(`routing: ${restored} group(s) with their live state and ${native.routeOpenLeases()} open lease(s) restored from the snapshot`);
+  loadRouting(config, START_UP);
   process.on('SIGHUP', () => {
     try {
       if (!loadRouting(config, 'SIGHUP')) log.notice('SIGHUP: no routing configuration file to reload');

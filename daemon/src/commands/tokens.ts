@@ -12,20 +12,29 @@ import { ConfigError, type Config, type OptionSpec } from '../config';
 import { asReplyError, ReplyError } from '../reply-error';
 import native from '../native';
 
+const encodingNames = native.tokEncodingNames();
+
 const options: OptionSpec[] = [
   { name: 'tokens-max-input-bytes', type: 'bytes', default: '32mb', min: 1, mutable: true, help: 'Largest text (or messages/tools JSON) the TOK.* commands accept; larger input is refused with an error.' },
   { name: 'tokens-inline-max-bytes', type: 'bytes', default: '512', min: 0, mutable: true, help: 'TOK.* inputs up to this size are counted on the event loop (cheaper for short texts); larger ones on worker threads, so other clients keep getting answers. Measured default: see docs/tokens.md.' },
+  {
+    name: 'tokens-preload',
+    type: 'list',
+    default: '',
+    choices: encodingNames,
+    mutable: false,
+    help: `Encodings whose tables are built at start (any of ${encodingNames.join(', ')}); the others are built by their first use, on a worker thread (80 to 160 ms, 15 to 75 MB each). Empty: none, the smallest start.`,
+  },
   { name: 'tokens-cache-entries', type: 'integer', default: '10000', min: 0, mutable: false, help: 'Entries in the cache of token counts for repeated texts (keyed by encoding and a BLAKE3 digest of the text); 0 turns it off.' },
 ];
 
 const reader = new ArgReader();
 
-const encodingNames = native.tokEncodingNames();
 const infoOut = new Float64Array(2);
 const statsOut = new Float64Array(6);
 
 /** Calls served on the event loop and on worker threads (INFO tokens). */
-const calls = { inline: 0, offloaded: 0, tokens: 0 };
+const calls = { inline: 0, offloaded: 0, firstUse: 0, tokens: 0 };
 
 /** The reply for work running on the thread pool; `start` may throw (unknown model). */
 function later<T>(start: () => Promise<T>, write: (w: ReplyWriter, value: T) => void): LaterReply {
@@ -66,22 +75,34 @@ const writeCount = (w: ReplyWriter, n: number) => {
 };
 const writeIds = (w: ReplyWriter, ids: Uint32Array) => w.integers(ids);
 
-/** Runs `sync` on the event loop for small input, else `offload` on the thread pool. */
+/** What the sync functions return while the model's encoding is not built (tokEncode: null). */
+const NOT_LOADED = native.TOK_NOT_LOADED;
+
+/**
+ * Runs `sync` on the event loop for small input, else `offload` on the thread pool. The first
+ * use of an encoding goes to the thread pool whatever the size: `sync` answers NOT_LOADED (or
+ * null) without building the encoding's tables, and `offload` builds them there (80 to 160 ms).
+ */
 function run<T>(
   ctx: Context,
   w: ReplyWriter,
   bytes: number,
   what: string,
-  sync: () => T,
+  sync: () => T | null,
   offload: () => Promise<T>,
   write: (w: ReplyWriter, value: T) => void,
 ): void | LaterReply {
   if (!inline(ctx, bytes, what)) return later(offload, write);
-  let value: T;
+  let value: T | null;
   try {
     value = sync();
   } catch (err) {
     throw asReplyError(err);
+  }
+  if (value === NOT_LOADED || value === null) {
+    calls.inline--;
+    calls.firstUse++;
+    return later(offload, write);
   }
   write(w, value);
 }
@@ -170,9 +191,17 @@ function tokensInfo(): string[] {
     `tokens_cache_capacity:${capacity}`,
     `tokens_inline_calls:${calls.inline}`,
     `tokens_offloaded_calls:${calls.offloaded}`,
+    `tokens_encodings_loaded:${loadedNames(native.tokLoaded())}`,
+    `tokens_special_decoders_loaded:${loadedNames(native.tokLoaded() >> 8)}`,
+    `tokens_first_use_calls:${calls.firstUse}`,
     `tokens_within_early_stops:${earlyStops}`,
     `tokens_within_bytes_skipped:${bytesSkipped}`,
   ];
+}
+
+/** The names of the encodings whose bit is set in `bits` (native.tokLoaded), comma-separated. */
+function loadedNames(bits: number): string {
+  return encodingNames.filter((_, i) => (bits & (1 << i)) !== 0).join(',');
 }
 
 /** CONFIG RESETSTAT. */
@@ -180,6 +209,7 @@ function resetTokensStats(): void {
   native.tokCacheResetStats();
   calls.inline = 0;
   calls.offloaded = 0;
+  calls.firstUse = 0;
   calls.tokens = 0;
 }
 
@@ -216,6 +246,7 @@ const WINDOW_KEYS: Record<string, string> = { 'context-window': 'context window'
  */
 function configureTokens(config: Config): void {
   native.tokConfigure(config.num('tokens-cache-entries'));
+  for (const name of config.str('tokens-preload').split(',')) if (name !== '') native.tokLoad(encodingNames.indexOf(name));
   native.tokClearModels();
   const section = config.file.models;
   if (section === undefined || section === null) return;

@@ -28,10 +28,11 @@ async def main(url: str, requests: int, rpm: int) -> None:
         num_retries=0,
     )
     # on_unavailable="closed": a pick that times out is refused (503), never served by LiteLLM's own
-    # routing behind Sluice's back, so the count below is Sluice's decision alone. The 5 s timeout:
+    # routing behind Sluice's back, so the count below is Sluice's decision alone. The 30 s timeout:
     # 40 requests at once keep this process's event loop busy for longer than the default 0.5 s
-    # (4 such processes on 2 cores), which would otherwise read as Sluice not answering.
-    router.register_plugin(SluiceRouting(url=url, timeout=5.0, on_unavailable="closed"))
+    # (4 such processes on 2 cores), which would otherwise read as Sluice not answering; 5 s was
+    # not enough on a machine at load 15 (78 picks refused as 503).
+    router.register_plugin(SluiceRouting(url=url, timeout=30.0, on_unavailable="closed"))
     print("ready", flush=True)
     start_at = float(sys.stdin.readline().split()[1])
     await asyncio.sleep(max(0.0, start_at - time.time()))

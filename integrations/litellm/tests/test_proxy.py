@@ -29,7 +29,16 @@ def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
     if litellm_cli is None:
         pytest.fail("the litellm CLI is not installed next to this Python")
     port = free_port()
-    environment = {**os.environ, "SLUICE_URL": sluice_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    # SLUICE_ON_UNAVAILABLE=closed and a 30 s timeout: the counts below are Sluice's decisions
+    # alone. With the defaults (0.5 s, fall back to LiteLLM's own limiter) a machine at load 20
+    # let each proxy count on its own and admit the limit twice over.
+    environment = {
+        **os.environ,
+        "SLUICE_URL": sluice_url,
+        "SLUICE_TIMEOUT": "30",
+        "SLUICE_ON_UNAVAILABLE": "closed",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     process = subprocess.Popen(
         [litellm_cli, "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
         cwd=CONFIG.parent, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -37,7 +46,7 @@ def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def wait_ready(process: subprocess.Popen, port: int, timeout: float = 120) -> None:
+def wait_ready(process: subprocess.Popen, port: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

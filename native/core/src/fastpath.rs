@@ -17,6 +17,7 @@
 
 use crate::limits::throttle::Quota;
 use crate::limits::{Algo, Limits, Params};
+use crate::routing::{Outcome, Pick, PickRequest, Router, Tokens};
 
 /// The commands the fast path answers, in the order of the daemon's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +26,31 @@ pub enum Kind {
     RlHit = 1,
     RlPeek = 2,
     ClThrottle = 3,
+    RoutePick = 4,
+    RouteDone = 5,
 }
-pub const KINDS: usize = 4;
+pub const KINDS: usize = 6;
+
+/// What ROUTE.PICK and ROUTE.DONE need beyond the limiter: the router, whether the
+/// connection speaks RESP3 (a pick's reply is a map), and whether DONE may be taken (not while
+/// picks WAIT: the daemon wakes them after a DONE).
+pub struct Routing<'a> {
+    pub router: &'a Router,
+    pub resp3: bool,
+    pub take_done: bool,
+}
+
+/// Room a pick needs before it is made (its reply holds the deployment's names): as the
+/// binding's ROUTE.PICK asks of the daemon.
+pub const PICK_ROOM: usize = 4096;
+
+/// Why `answer` did not answer.
+enum Stop {
+    /// Leave this frame to the daemon.
+    Leave,
+    /// The reply may not fit in what is left of `out`.
+    Full,
+}
 
 /// Frames with more arguments, or longer arguments, are left to the full path.
 const MAX_ARGS: usize = 16;
@@ -46,12 +70,19 @@ pub struct Run {
     pub last: Option<Kind>,
     /// True if the run stopped because `out` had no room for another reply.
     pub out_full: bool,
+    /// ROUTE.DONE calls that settled an open lease (replied 1).
+    pub settled: u32,
 }
 
 /// Answers complete frames from the start of `input` while it can, against `limits`, writing
 /// replies to `out[at..]`. `now_ns` is called at most once, when the first command that needs
 /// the time runs.
-pub fn run(limits: &Limits, input: &[u8], out: &mut [u8], at: usize, mut now_ns: impl FnMut() -> i64) -> Run {
+pub fn run(limits: &Limits, input: &[u8], out: &mut [u8], at: usize, now_ns: impl FnMut() -> i64) -> Run {
+    run_with(limits, None, input, out, at, now_ns)
+}
+
+/// `run`, taking ROUTE.PICK and ROUTE.DONE too when `routing` is given.
+pub fn run_with(limits: &Limits, routing: Option<&Routing>, input: &[u8], out: &mut [u8], at: usize, mut now_ns: impl FnMut() -> i64) -> Run {
     let mut r = Run::default();
     let mut o = at;
     let mut now: Option<i64> = None;
@@ -64,7 +95,21 @@ pub fn run(limits: &Limits, input: &[u8], out: &mut [u8], at: usize, mut now_ns:
         let Some((argc, len)) = frame(&input[r.consumed..], &mut args) else { break };
         let args = &args[..argc];
         let mut time = || *now.get_or_insert_with(&mut now_ns);
-        let Some((kind, end)) = answer(limits, args, &mut out[o..], &mut time) else { break };
+        let answered = match answer(limits, args, &mut out[o..], &mut time) {
+            Some(a) => Ok(a),
+            None => match routing {
+                Some(routing) => answer_routing(routing, args, &mut out[o..], &mut time, &mut r.settled),
+                None => Err(Stop::Leave),
+            },
+        };
+        let (kind, end) = match answered {
+            Ok(a) => a,
+            Err(Stop::Leave) => break,
+            Err(Stop::Full) => {
+                r.out_full = true;
+                break;
+            }
+        };
         o += end;
         r.consumed += len;
         r.counts[kind as usize] += 1;
@@ -104,6 +149,154 @@ fn answer(limits: &Limits, args: &[&[u8]], out: &mut [u8], now: &mut impl FnMut(
         return Some((Kind::ClThrottle, integers(out, &r.values())));
     }
     None
+}
+
+/// ROUTE.PICK and ROUTE.DONE in their plain forms, read as daemon/src/commands/routing.ts reads
+/// them. A pick is taken only when it succeeds: a refusal (its error text, WAIT) is left to the
+/// daemon, which picks again; a refused pick changes nothing.
+fn answer_routing(routing: &Routing, args: &[&[u8]], out: &mut [u8], now: &mut impl FnMut() -> i64, settled: &mut u32) -> Result<(Kind, usize), Stop> {
+    let name = args[0];
+    let leave = Err(Stop::Leave);
+    if name.eq_ignore_ascii_case(b"route.pick") {
+        // ROUTE.PICK group [TOKENS n] [TTL ms], each word once.
+        let Some(&group) = args.get(1) else { return leave };
+        let Ok(group) = std::str::from_utf8(group) else { return leave };
+        let (mut tokens, mut ttl) = (None, None);
+        for pair in args[2..].chunks(2) {
+            let [word, value] = pair else { return leave };
+            if word.eq_ignore_ascii_case(b"tokens") && tokens.is_none() {
+                tokens = Some(non_negative(value).ok_or(Stop::Leave)?);
+            } else if word.eq_ignore_ascii_case(b"ttl") && ttl.is_none() {
+                ttl = Some(positive(value).ok_or(Stop::Leave)?);
+            } else {
+                return leave;
+            }
+        }
+        if out.len() < PICK_ROOM {
+            return Err(Stop::Full);
+        }
+        let now = now().max(0) as u64;
+        let req = PickRequest { group, tokens: tokens.unwrap_or(0), ttl_ms: ttl, ..Default::default() };
+        let Ok(p) = routing.router.pick(&req, now) else { return leave };
+        return match write_pick(out, routing.resp3, &p) {
+            Some(n) => Ok((Kind::RoutePick, n)),
+            None => {
+                // Longer than the room (very long names): give it back; the daemon picks again.
+                let _ = routing.router.done(&p.lease(), &Outcome::default(), now);
+                leave
+            }
+        };
+    }
+    if name.eq_ignore_ascii_case(b"route.done") && routing.take_done {
+        // ROUTE.DONE lease [STATUS c] [LATENCY ms] [TTFT ms] [TOKENS t | INPUT n OUTPUT n].
+        let Some(&lease) = args.get(1) else { return leave };
+        let Ok(lease) = std::str::from_utf8(lease) else { return leave };
+        let mut v: [Option<u64>; 6] = [None; 6];
+        const WORDS: [&[u8]; 6] = [b"status", b"latency", b"ttft", b"tokens", b"input", b"output"];
+        for pair in args[2..].chunks(2) {
+            let [word, value] = pair else { return leave };
+            let Some(i) = WORDS.iter().position(|w| word.eq_ignore_ascii_case(w)) else { return leave };
+            if v[i].is_some() {
+                return leave;
+            }
+            v[i] = Some(non_negative(value).ok_or(Stop::Leave)?);
+        }
+        let [status, latency, ttft, total, input, output] = v;
+        let tokens = match (total, input, output) {
+            (None, None, None) => Tokens::Unknown,
+            (Some(t), None, None) => Tokens::Total(t),
+            (None, Some(input), Some(output)) => Tokens::Split { input, output },
+            _ => return leave,
+        };
+        let status = match status {
+            None => 200,
+            Some(s) if (100..=599).contains(&s) => s as u16,
+            Some(_) => return leave,
+        };
+        let outcome = Outcome { status, latency_ms: latency.map(|x| x as f64), ttft_ms: ttft.map(|x| x as f64), tokens };
+        let Ok(done) = routing.router.done(lease, &outcome, now().max(0) as u64) else { return leave };
+        *settled += done as u32;
+        out[..4].copy_from_slice(if done { b":1\r\n" } else { b":0\r\n" });
+        return Ok((Kind::RouteDone, 4));
+    }
+    leave
+}
+
+/// A small RESP writer over a reply buffer: every write says whether it fit.
+pub struct RespOut<'a> {
+    pub out: &'a mut [u8],
+    pub at: usize,
+    pub resp3: bool,
+}
+
+impl RespOut<'_> {
+    pub fn put(&mut self, bytes: &[u8]) -> bool {
+        let end = self.at + bytes.len();
+        if end > self.out.len() {
+            return false;
+        }
+        self.out[self.at..end].copy_from_slice(bytes);
+        self.at = end;
+        true
+    }
+    fn header(&mut self, mark: u8, n: usize) -> bool {
+        self.put(&[mark]) && self.put(n.to_string().as_bytes()) && self.put(b"\r\n")
+    }
+    pub fn map(&mut self, pairs: usize) -> bool {
+        if self.resp3 { self.header(b'%', pairs) } else { self.header(b'*', pairs * 2) }
+    }
+    pub fn bulk(&mut self, s: &str) -> bool {
+        self.header(b'$', s.len()) && self.put(s.as_bytes()) && self.put(b"\r\n")
+    }
+    pub fn null(&mut self) -> bool {
+        if self.resp3 { self.put(b"_\r\n") } else { self.put(b"$-1\r\n") }
+    }
+    pub fn opt(&mut self, s: Option<&str>) -> bool {
+        match s {
+            Some(s) => self.bulk(s),
+            None => self.null(),
+        }
+    }
+    pub fn integer(&mut self, n: u64) -> bool {
+        self.put(b":") && self.put(n.to_string().as_bytes()) && self.put(b"\r\n")
+    }
+    pub fn error(&mut self, text: &str) -> bool {
+        // An error is one line: CR and LF become spaces, as Redis writes them.
+        let clean: String = text.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+        self.put(b"-") && self.put(clean.as_bytes()) && self.put(b"\r\n")
+    }
+}
+
+/// ROUTE.PICK's reply (a map: deployment, lease, group, model, api_base, api_version, region,
+/// tokens, fallback) at the start of `out`; its length, or None if it does not fit.
+pub fn write_pick(out: &mut [u8], resp3: bool, p: &Pick) -> Option<usize> {
+    let mut w = RespOut { out, at: 0, resp3 };
+    let d = &p.deployment;
+    let fits = w.map(9)
+        && w.bulk("deployment")
+        && w.bulk(&d.id)
+        && w.bulk("lease")
+        && w.bulk(&p.lease())
+        && w.bulk("group")
+        && w.bulk(&p.group)
+        && w.bulk("model")
+        && w.bulk(&d.model)
+        && w.bulk("api_base")
+        && w.opt(d.api_base.as_deref())
+        && w.bulk("api_version")
+        && w.opt(d.api_version.as_deref())
+        && w.bulk("region")
+        && w.opt(d.region.as_deref())
+        && w.bulk("tokens")
+        && w.integer(p.tokens)
+        && w.bulk("fallback")
+        && w.opt(p.fallback_from.as_deref());
+    fits.then_some(w.at)
+}
+
+/// An integer >= 0 in its plain form: `0`, or 1 to 15 digits without a leading zero.
+fn non_negative(arg: &[u8]) -> Option<u64> {
+    if arg == b"0" { Some(0) } else { positive(arg) }
 }
 
 /// RL.HIT / RL.PEEK arguments, read as daemon/src/commands/limits.ts reads them (hitOrPeek,
@@ -298,7 +491,7 @@ mod tests {
         input.extend(resp(&["CL.THROTTLE", "fp:b", "4", "1", "60"]));
         let (r, text) = run_all(&Limits::new(), &input, 1_000_000_000);
         assert_eq!(r.consumed, input.len());
-        assert_eq!(r.counts, [1, 1, 1, 1]);
+        assert_eq!(r.counts, [1, 1, 1, 1, 0, 0]);
         assert_eq!(r.last, Some(Kind::ClThrottle));
         assert_eq!(
             text,
@@ -338,7 +531,7 @@ mod tests {
             let (r, text) = run_all(&limits, &input, 1);
             assert_eq!(r.consumed, ping.len(), "input {:?}", String::from_utf8_lossy(&bad));
             assert_eq!(text, "+PONG\r\n");
-            assert_eq!(r.counts, [1, 0, 0, 0]);
+            assert_eq!(r.counts, [1, 0, 0, 0, 0, 0]);
         }
     }
 
@@ -369,6 +562,95 @@ mod tests {
         let rest = run(&limits, &input[r.consumed..], &mut out, 3, || 0);
         assert_eq!(rest.counts[0], 9);
         assert_eq!(rest.written, 63);
+    }
+
+    fn routed(router: &Router, input: &[u8], resp3: bool, take_done: bool) -> (Run, String) {
+        let routing = Routing { router, resp3, take_done };
+        let mut out = vec![0u8; 64 * 1024];
+        let r = run_with(&Limits::new(), Some(&routing), input, &mut out, 0, || 1_000_000_000);
+        let text = String::from_utf8(out[..r.written].to_vec()).unwrap();
+        (r, text)
+    }
+
+    fn router() -> Router {
+        let r = Router::with_seed(0, 7);
+        let dep = serde_json::json!({"litellm_params": {"model": "openai/gpt-4o", "rpm": 3, "api_base": "https://a"}, "model_info": {"id": "a"}});
+        r.set("g", &[dep]).unwrap();
+        r
+    }
+
+    #[test]
+    fn route_pick_and_done_in_their_plain_forms() {
+        let r = router();
+        let mut input = resp(&["ROUTE.PICK", "g", "TOKENS", "0"]);
+        input.extend(resp(&["route.pick", "g", "ttl", "5000", "tokens", "12"]));
+        let (run1, text) = routed(&r, &input, false, true);
+        assert_eq!((run1.consumed, run1.counts[Kind::RoutePick as usize]), (input.len(), 2));
+        let leases: Vec<&str> = text.split("\r\n").filter(|l| l.starts_with("{g}:")).collect();
+        assert_eq!(leases.len(), 2, "{text}");
+        assert!(text.starts_with("*18\r\n$10\r\ndeployment\r\n$1\r\na\r\n$5\r\nlease\r\n"), "{text}");
+        assert!(text.contains("$6\r\ntokens\r\n:12\r\n$8\r\nfallback\r\n$-1\r\n"), "{text}");
+        // RESP3: a map and nulls.
+        r.done(leases[0], &Outcome::default(), 0).unwrap();
+        let (_, text3) = routed(&r, &resp(&["ROUTE.PICK", "g"]), true, true);
+        assert!(text3.starts_with("%9\r\n") && text3.ends_with("$8\r\nfallback\r\n_\r\n"), "{text3}");
+        // The fourth pick of the minute is refused (rpm 3): left to the daemon, nothing consumed.
+        let (run3, text) = routed(&r, &resp(&["ROUTE.PICK", "g"]), false, true);
+        assert_eq!((run3.consumed, text.as_str()), (0, ""));
+        // DONE: settles once, then 0; counted as settled only the first time.
+        let mut input = resp(&["ROUTE.DONE", leases[1], "STATUS", "200", "LATENCY", "800", "INPUT", "100", "OUTPUT", "50"]);
+        input.extend(resp(&["route.done", leases[1]]));
+        let (run4, text) = routed(&r, &input, false, true);
+        assert_eq!((run4.consumed, text.as_str(), run4.settled), (input.len(), ":1\r\n:0\r\n", 1));
+        assert_eq!(run4.counts[Kind::RouteDone as usize], 2);
+        // Not while picks WAIT.
+        let (run5, _) = routed(&r, &resp(&["ROUTE.DONE", leases[1]]), false, false);
+        assert_eq!(run5.consumed, 0);
+    }
+
+    #[test]
+    fn route_commands_the_fast_path_leaves_to_the_daemon() {
+        let r = router();
+        let lease = r.pick(&PickRequest { group: "g", ..Default::default() }, 0).unwrap().lease();
+        let leave: Vec<Vec<u8>> = vec![
+            resp(&["ROUTE.PICK"]),
+            resp(&["ROUTE.PICK", "nope"]),                       // no such group: an error
+            resp(&["ROUTE.PICK", "g", "TOKENS"]),
+            resp(&["ROUTE.PICK", "g", "TOKENS", "-1"]),
+            resp(&["ROUTE.PICK", "g", "TOKENS", "01"]),
+            resp(&["ROUTE.PICK", "g", "TOKENS", "1", "TOKENS", "2"]),
+            resp(&["ROUTE.PICK", "g", "TTL", "0"]),
+            resp(&["ROUTE.PICK", "g", "CHAT", "[]"]),
+            resp(&["ROUTE.PICK", "g", "WAIT", "100"]),
+            resp(&["ROUTE.PICK", "g", "EXCLUDE", "a"]),
+            resp(&["ROUTE.PICK", "g", "STRATEGY", "least-busy"]),
+            resp(&["ROUTE.DONE"]),
+            resp(&["ROUTE.DONE", "not-a-lease"]),
+            resp(&["ROUTE.DONE", &lease, "STATUS", "99"]),
+            resp(&["ROUTE.DONE", &lease, "STATUS", "600"]),
+            resp(&["ROUTE.DONE", &lease, "STATUS", "200", "STATUS", "200"]),
+            resp(&["ROUTE.DONE", &lease, "INPUT", "1"]),
+            resp(&["ROUTE.DONE", &lease, "TOKENS", "1", "INPUT", "1", "OUTPUT", "1"]),
+            resp(&["ROUTE.DONE", &lease, "LATENCY", "-5"]),
+            resp(&["ROUTE.DONE", &lease, "FOO", "1"]),
+        ];
+        for frame in leave {
+            let (run, text) = routed(&r, &frame, false, true);
+            assert_eq!((run.consumed, text.as_str()), (0, ""), "{:?}", String::from_utf8_lossy(&frame));
+        }
+        assert_eq!(r.open_leases(), 1, "nothing was picked or done");
+        // Without a router (the plain `run`), routing commands are the daemon's.
+        let mut out = vec![0u8; 8192];
+        assert_eq!(run(&Limits::new(), &resp(&["ROUTE.DONE", &lease]), &mut out, 0, || 0).consumed, 0);
+    }
+
+    #[test]
+    fn a_pick_waits_for_room_in_the_output() {
+        let r = router();
+        let mut out = vec![0u8; PICK_ROOM - 1];
+        let routing = Routing { router: &r, resp3: false, take_done: true };
+        let run1 = run_with(&Limits::new(), Some(&routing), &resp(&["ROUTE.PICK", "g"]), &mut out, 0, || 0);
+        assert!(run1.out_full && run1.consumed == 0 && r.open_leases() == 0);
     }
 
     #[test]

@@ -47,9 +47,9 @@ impl Core {
         Core { limits, leases: Leases::default(), tokens: Tokens::new(), routing: Router::new(epoch_offset_ns) }
     }
 
-    /// Every family, the one list the keyspace (DBSIZE, FLUSHALL) and, next, durability walk.
+    /// Every family, the one list the keyspace (DBSIZE, FLUSHALL) and the snapshot file walk.
     /// A new family adds its field above and one entry here.
-    pub fn families(&self) -> [&dyn Family; 3] {
-        [&self.limits, &self.leases, &self.tokens]
+    pub fn families(&self) -> [&dyn Family; 4] {
+        [&self.limits, &self.leases, &self.tokens, &self.routing]
     }
 }

@@ -74,10 +74,11 @@ fn flush_all_through_the_family_list_empties_every_family() {
         core.limits.hit(&key, &Params::new(10, 60_000, 10, Algo::Fixed).unwrap(), 1, 0, true);
         core.leases.acquire(&key, 1, 60 * S, 0);
     }
+    core.routing.set("g", &[serde_json::json!({"model": "openai/gpt-4o"})]).unwrap();
     let names: Vec<&str> = core.families().iter().map(|f| f.name()).collect();
-    assert_eq!(names, ["limits", "leases", "tokens"]);
+    assert_eq!(names, ["limits", "leases", "tokens", "routing"]);
     let lens: Vec<usize> = core.families().iter().map(|f| f.len()).collect();
-    assert_eq!(lens, [300, 100, 0], "tokens holds no client keys");
+    assert_eq!(lens, [300, 100, 0, 0], "tokens and routing hold no client keys");
     assert_eq!(keyspace::key_count(&core), 400);
     keyspace::flush_all(&core);
     assert_eq!(keyspace::key_count(&core), 0);
@@ -85,6 +86,8 @@ fn flush_all_through_the_family_list_empties_every_family() {
     // The state is really gone, not just uncounted.
     assert_eq!(core.limits.hit(&0u32.to_be_bytes(), &gcra(10, 60_000), 1, 0, false).remaining, 10);
     assert_eq!(core.leases.count(&0u32.to_be_bytes(), 0), 0);
+    // Routing's groups are configuration, as before routing was a family: FLUSHALL keeps them.
+    assert_eq!(core.routing.groups().len(), 1);
 }
 
 #[test]

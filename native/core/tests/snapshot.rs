@@ -151,11 +151,11 @@ fn truncated_corrupted_and_future_files_are_refused_with_what_is_wrong() {
 
 #[test]
 fn a_section_this_build_does_not_know_is_refused_not_dropped() {
-    // What a build with routing would write, read by one without it.
+    // What a build with a family this one lacks would write, read by this one.
     let mut f = snapshot::encode(&busy_core(0), 0);
     f.truncate(f.len() - 32);
-    f.push(7);
-    f.extend_from_slice(b"routing");
+    f.push(6);
+    f.extend_from_slice(b"quotas");
     f.extend_from_slice(&3u64.to_le_bytes());
     f.extend_from_slice(b"abc");
     let body = (f.len() - 32) as u64;
@@ -164,7 +164,7 @@ fn a_section_this_build_does_not_know_is_refused_not_dropped() {
     f.extend_from_slice(&sum);
     let core = busy_core(0);
     let err = snapshot::restore(&core, &f, 0).unwrap_err();
-    assert_eq!(err.to_string(), "section 'routing' is not known to this build (written by a newer Sluice?)");
+    assert_eq!(err.to_string(), "section 'quotas' is not known to this build (written by a newer Sluice?)");
     assert!(keyspace::key_count(&core) > 0, "a refused file changes nothing");
 }
 

@@ -1,5 +1,5 @@
 /** COMMAND and its subcommands: every reply generated from the command table. */
-import { commandTable, globMatch, keyPositions, writeCommandDocs, writeCommandInfo, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
+import { commandTable, findSpec, globMatch, keyPositions, writeCommandDocs, writeCommandInfo, type CommandSpec, type ReplyWriter } from '@sluice/protocol';
 import type { Handler } from '../../context';
 import { ArgReader } from '../../args';
 import { errors, ReplyError } from '../../reply-error';
@@ -13,12 +13,7 @@ function writeAllInfo(w: ReplyWriter): void {
 }
 
 /** The table entry for a name such as `ping` or `client|setname`. */
-function specByName(name: string): CommandSpec | undefined {
-  const [top, sub] = name.toLowerCase().split('|');
-  const spec = commandTable.get(top);
-  if (!spec || sub === undefined) return spec;
-  return spec.subcommands?.find((s) => s.name === `${top}|${sub}`);
-}
+const specByName = (name: string): CommandSpec | undefined => findSpec(commandTable, name);
 
 export const commandHandlers: Record<string, Handler> = {
   command: (_ctx, _args, w) => writeAllInfo(w),

@@ -38,10 +38,12 @@ const HEAD: Record<string, Section> = {
       `uptime_in_days:${Math.floor(uptime / 86400)}`,
       `executable:${process.argv[1] ?? ''}`,
       `config_file:${server.config.filePath}`,
+      // The families that run (the features option); the tokens section says which encodings are built.
+      `features:${server.config.str('features')}`,
     ];
   },
   clients: (server) => [`connected_clients:${server.clients.size}`, `maxclients:${server.config.num('maxclients')}`, 'blocked_clients:0'],
-  memory: () => {
+  memory: (server) => {
     const m = process.memoryUsage();
     return [
       // Sluice's state lives in native memory that V8 does not see: RSS is the honest total.
@@ -50,6 +52,8 @@ const HEAD: Record<string, Section> = {
       `used_memory_rss:${m.rss}`,
       `used_memory_rss_human:${human(m.rss)}`,
       `used_memory_js_heap:${m.heapUsed}`,
+      `mem_clients_normal:${server.clientMemory}`,
+      `maxmemory_clients:${server.config.num('maxmemory-clients')}`,
       'maxmemory:0',
       'maxmemory_policy:noeviction',
     ];
@@ -63,6 +67,7 @@ const HEAD: Record<string, Section> = {
       `total_net_input_bytes:${s.netInputBytes}`,
       `total_net_output_bytes:${s.netOutputBytes}`,
       `rejected_connections:${s.rejectedConnections}`,
+      `evicted_clients:${s.evictedClients}`,
     ];
   },
 };

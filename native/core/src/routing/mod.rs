@@ -25,6 +25,7 @@ pub mod config;
 pub mod cooldown;
 pub mod litellm_id;
 mod pick;
+mod snapshot;
 mod state;
 
 pub use config::{ConfigError, Deployment, Settings, Strategy, parse_deployment, parse_settings};
@@ -201,7 +202,20 @@ impl Router {
     /// LiteLLM's list of entries (each with `model_name`). Live state of (group, id) pairs that
     /// survive is kept, open leases of surviving groups stay valid. On error nothing changes.
     pub fn reload(&self, model_list: &[Value], router_settings: &Value) -> Result<(), ConfigError> {
-        let settings = Arc::new(parse_settings(router_settings)?);
+        self.load(model_list, Some(router_settings), false)
+    }
+
+    /// The config file at start-up, over the state a snapshot restored: the file's groups
+    /// replace the groups of the same name (live state of (group, id) pairs that survive is
+    /// kept, as in `reload`), groups only in the snapshot (ROUTE.SET) stay, and the file's
+    /// router settings, when it has them (`Some`), replace the saved ones. As `policies:` do.
+    /// On error nothing changes.
+    pub fn apply_file(&self, model_list: &[Value], router_settings: Option<&Value>) -> Result<(), ConfigError> {
+        self.load(model_list, router_settings, true)
+    }
+
+    fn load(&self, model_list: &[Value], router_settings: Option<&Value>, keep_other_groups: bool) -> Result<(), ConfigError> {
+        let settings = router_settings.map(parse_settings).transpose()?.map(Arc::new);
         let mut by_group: Vec<(String, Vec<Deployment>)> = Vec::new();
         for entry in model_list {
             let name = match entry.get("model_name") {
@@ -219,7 +233,7 @@ impl Router {
             }
         }
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        let mut next: HashMap<Arc<str>, Arc<Group>> = HashMap::with_capacity(by_group.len());
+        let mut next: HashMap<Arc<str>, Arc<Group>> = if keep_other_groups { groups.clone() } else { HashMap::with_capacity(by_group.len()) };
         for (name, deployments) in by_group {
             let g = groups
                 .get(name.as_str())
@@ -229,7 +243,9 @@ impl Router {
             next.insert(g.name.clone(), g);
         }
         *groups = next;
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        if let Some(settings) = settings {
+            *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        }
         Ok(())
     }
 
@@ -288,5 +304,27 @@ impl Router {
     /// Open leases (for INFO and tests).
     pub fn open_leases(&self) -> usize {
         lock(&self.leases).len()
+    }
+}
+
+/// Routing holds configuration and live state, not keys: its groups are not counted by DBSIZE
+/// nor listed by SCAN, and FLUSHALL leaves them (as before routing was a family). Its snapshot
+/// section is everything a restart must keep (routing/snapshot.rs).
+impl crate::family::Family for Router {
+    fn name(&self) -> &'static str {
+        "routing"
+    }
+    fn len(&self) -> usize {
+        0
+    }
+    /// FLUSHALL does not touch routing; a restore replaces it whole (see `restore`).
+    fn clear(&self) {}
+    /// Groups, deployments, live state, open leases, settings, provider budgets. Nothing (false)
+    /// when the router has never been configured.
+    fn snapshot(&self, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        snapshot::write(self, now_ns, unix_ns_at_now, out)
+    }
+    fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        snapshot::read(self, bytes, now_ns, unix_ns_at_now)
     }
 }

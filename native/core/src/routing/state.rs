@@ -117,8 +117,9 @@ impl Hot {
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub failures: FailureState,
-    /// Latency samples (ms, or ms per output token) with the monotonic time they were taken.
-    pub latency: [(f64, u64); LATENCY_SAMPLES],
+    /// Latency samples (ms, or ms per output token) with the monotonic time they were taken
+    /// (signed: samples restored from a snapshot were taken before this process's clock began).
+    pub latency: [(f64, i64); LATENCY_SAMPLES],
     pub latency_len: usize,
     pub latency_next: usize,
     /// Budget window index (unix ms / budget_duration) and what was spent in it.
@@ -132,7 +133,7 @@ pub struct Live {
 
 impl Live {
     pub fn add_latency(&mut self, hot: &mut Hot, sample: f64, now: u64, ttl_ns: u64) {
-        self.latency[self.latency_next] = (sample, now);
+        self.latency[self.latency_next] = (sample, now as i64);
         self.latency_next = (self.latency_next + 1) % LATENCY_SAMPLES;
         self.latency_len = (self.latency_len + 1).min(LATENCY_SAMPLES);
         self.refresh_latency(hot, now, ttl_ns);
@@ -140,9 +141,10 @@ impl Live {
 
     /// Recompute the cached average; it stays valid until the oldest counted sample expires.
     pub fn refresh_latency(&self, hot: &mut Hot, now: u64, ttl_ns: u64) {
-        let (mut sum, mut n, mut oldest) = (0.0, 0u32, u64::MAX);
+        let ttl_ns = ttl_ns.min(i64::MAX as u64) as i64;
+        let (mut sum, mut n, mut oldest) = (0.0, 0u32, i64::MAX);
         for &(value, at) in &self.latency[..self.latency_len] {
-            if now < at.saturating_add(ttl_ns) {
+            if (now as i64) < at.saturating_add(ttl_ns) {
                 sum += value;
                 n += 1;
                 oldest = oldest.min(at);
@@ -150,7 +152,7 @@ impl Live {
         }
         hot.latency_avg = if n > 0 { sum / n as f64 } else { f64::NAN };
         hot.latency_valid_until_ns = if n > 0 {
-            oldest.saturating_add(ttl_ns)
+            oldest.saturating_add(ttl_ns).max(0) as u64
         } else {
             u64::MAX
         };
@@ -311,7 +313,7 @@ impl GroupState {
         }
     }
 
-    fn push(&mut self, d: Deployment, live: Live, mut hot: Hot) {
+    pub(super) fn push(&mut self, d: Deployment, live: Live, mut hot: Hot) {
         hot.configure(&d);
         self.index.insert(d.id.clone(), self.slots.len());
         self.slots.push(Slot {

@@ -12,7 +12,7 @@ pub mod fast;
 pub mod models;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tiktoken_rs::CoreBPE;
 
@@ -58,19 +58,50 @@ impl Encoding {
 
     /// The shared tokenizer, built once per process (the first use parses megabytes of ranks).
     pub fn bpe(self) -> &'static CoreBPE {
-        match self {
+        let bpe = match self {
             Encoding::R50kBase => tiktoken_rs::r50k_base_singleton(),
             Encoding::P50kBase => tiktoken_rs::p50k_base_singleton(),
             Encoding::P50kEdit => tiktoken_rs::p50k_edit_singleton(),
             Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
             Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Encoding::O200kHarmony => tiktoken_rs::o200k_harmony_singleton(),
+        };
+        TIKTOKEN_LOADED[self as usize].store(true, Ordering::Release);
+        bpe
+    }
+
+    /// Are the tables that counting with this encoding needs built? Nothing is built at start:
+    /// an encoding's tables are built by its first use, or by `load`.
+    pub fn is_loaded(self) -> bool {
+        match self {
+            Encoding::Cl100kBase => fast::cl100k_loaded(),
+            Encoding::O200kBase | Encoding::O200kHarmony => fast::o200k_loaded(),
+            _ => TIKTOKEN_LOADED[self as usize].load(Ordering::Acquire),
+        }
+    }
+
+    /// Is tiktoken-rs's copy of this encoding built? For the encodings the fast engine covers it
+    /// is only for decoding special tokens' ids (about 115 MB); for the others, `is_loaded`.
+    pub fn special_decoder_loaded(self) -> bool {
+        TIKTOKEN_LOADED[self as usize].load(Ordering::Acquire)
+    }
+
+    /// Does the fast engine count this encoding (without building anything)?
+    pub fn has_fast(self) -> bool {
+        matches!(self, Encoding::Cl100kBase | Encoding::O200kBase | Encoding::O200kHarmony)
+    }
+
+    /// Builds the tables counting needs (what the first use would).
+    pub fn load(self) {
+        if self.fast().is_none() {
+            let _ = self.bpe();
         }
     }
 
     /// The fast engine, for the encodings it covers. o200k_harmony is o200k_base plus special
     /// tokens, which are never applied here, so its ordinary text is o200k_base's.
     pub fn fast(self) -> Option<&'static fast::Fast> {
+        // Keep in step with `has_fast`.
         match self {
             Encoding::Cl100kBase => Some(fast::cl100k()),
             Encoding::O200kBase | Encoding::O200kHarmony => Some(fast::o200k()),
@@ -87,20 +118,8 @@ impl Encoding {
     }
 }
 
-/// Builds every tokenizer that counting uses now, in parallel (the daemon calls this at
-/// start-up, so no request pays for it). tiktoken-rs's copies of the encodings the fast engine
-/// covers are left for the first DECODE of a special token's id.
-pub fn load_all() {
-    std::thread::scope(|s| {
-        for e in Encoding::ALL {
-            s.spawn(move || {
-                if e.fast().is_none() {
-                    let _ = e.bpe();
-                }
-            });
-        }
-    });
-}
+/// Which of tiktoken-rs's singletons `Encoding::bpe` has built, by `Encoding as usize`.
+static TIKTOKEN_LOADED: [AtomicBool; 6] = [const { AtomicBool::new(false) }; 6];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokError {
@@ -472,6 +491,16 @@ mod tests {
         // And the fast engine agrees with tiktoken-rs on a run short enough for tiktoken-rs.
         let run = "a".repeat(4_000);
         assert_eq!(Encoding::Cl100kBase.count_text(&run), Encoding::Cl100kBase.bpe().encode_ordinary(&run).len());
+    }
+
+    #[test]
+    fn load_builds_what_counting_needs_and_has_fast_matches_fast() {
+        // Other tests share these process-wide tables, so only what holds in any order is checked.
+        for e in Encoding::ALL {
+            e.load();
+            assert!(e.is_loaded(), "{}", e.name());
+            assert_eq!(e.has_fast(), e.fast().is_some(), "{}", e.name());
+        }
     }
 
     #[test]
