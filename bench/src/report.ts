@@ -220,7 +220,7 @@ export function renderMarkdown(results: Results): string {
     L.push('', `${fmt(r0.requests)} RL.HIT (fixed window) over 1,000 keys through SluiceClient (ioredis; an ioredis Cluster for the cluster rows), ${r0.concurrency} in flight, median of ${r0.runs} run(s), all nodes on this machine. Time per request is wall time / requests with ${r0.concurrency} in flight, so it includes the client's own cost; the difference between rows is the cluster path's cost per request. In cluster mode the native fast path is off (it would bypass the slot check). See docs/cluster.md.`, '');
   }
 
-  L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 15 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # under two minutes; checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');
+  L.push('## Reproduce', '', '```sh', 'npm install', 'npm run bench              # full run (about 15 minutes on 2 cores); rewrites this file and results.svg', 'npm run bench -- --quick   # about 6 minutes (the first run also creates the LiteLLM venv); checks that every scenario runs', 'npm run bench -- --only ping,memory   # some scenarios: ' + results.outcomes.map((o) => o.id).join(', '), '```', '');
   return L.join('\n');
 }
 

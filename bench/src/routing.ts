@@ -397,7 +397,7 @@ export function routingMarkdown(results: Results): string[] {
       const show = (r?: LitellmPickRow) => (r?.medianMs !== undefined ? `${fmt(r.medianMs, 3)} (${fmt(r.p99Ms ?? NaN, 3)})` : '-');
       const own = at(lite?.rows, 'async');
       const mine = at(plugin.rows, 'async');
-      const ratio = own?.medianMs !== undefined && mine?.medianMs ? `${fmt(own.medianMs / mine.medianMs)}x` : 'not measured in this run';
+      const ratio = own?.medianMs !== undefined && mine?.medianMs ? `${fmt(own.medianMs / mine.medianMs, own.medianMs / mine.medianMs < 10 ? 1 : 0)}x` : 'not measured in this run';
       L.push(`| ${s} | ${fmt(n)} | ${show(mine)} | ${show(at(plugin.rows, 'sync'))} | ${show(at(plugin.rows, 'route.pick'))} | ${ratio} |`);
     }
     L.push('', `Command: \`${plugin.command}\``, '');
