@@ -58,8 +58,10 @@ def start_daemon(config_text: str = "", port: int = 0) -> Daemon:
     process = subprocess.Popen(
         # --shutdown-timeout 1: on SIGTERM the daemon waits that long for clients to close their
         # side; the test process keeps its redis-py connections open, so the default 10 s would
-        # be spent at every module's teardown.
-        [node, str(DAEMON), "--port", str(port), "--config", str(config), "--shutdown-timeout", "1"],
+        # be spent at every module's teardown. --dir: its snapshot stays in its own directory; in the
+        # working directory the next daemon would load it (routing groups included) and a bench
+        # Router of 10 deployments was offered one of the last run's 1000.
+        [node, str(DAEMON), "--port", str(port), "--config", str(config), "--dir", str(directory), "--shutdown-timeout", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
