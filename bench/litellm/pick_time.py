@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 
 # Offline: without this LiteLLM fetches its model cost map from the network at import.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -84,20 +85,34 @@ MIN_SAMPLES = 3
 MAX_SAMPLES = 1000
 
 
-async def time_async(router: Router, seconds: float) -> list[float]:
-    """Pick timings until `seconds` have passed (at least MIN_SAMPLES, at most MAX_SAMPLES)."""
+def sample(one: Callable[[], float], seconds: float) -> list[float]:
+    """Calls `one` once to warm up (LiteLLM fills lazy caches on the first pick), then collects
+    its timings until `seconds` have passed: at least MIN_SAMPLES, at most MAX_SAMPLES."""
+    one()
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
+        samples.append(one())
+    return samples
 
-    async def one() -> float:
-        started = time.perf_counter()
-        await router.async_get_available_deployment(model=GROUP, messages=MESSAGES, request_kwargs={})
-        return (time.perf_counter() - started) * 1000
 
-    await one()  # warm-up: the first pick fills LiteLLM's lazy caches
+async def sample_async(one: Callable[[], Awaitable[float]], seconds: float) -> list[float]:
+    """`sample` for a coroutine."""
+    await one()
     samples: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
         samples.append(await one())
     return samples
+
+
+async def time_async(router: Router, seconds: float) -> list[float]:
+    async def one() -> float:
+        started = time.perf_counter()
+        await router.async_get_available_deployment(model=GROUP, messages=MESSAGES, request_kwargs={})
+        return (time.perf_counter() - started) * 1000
+
+    return await sample_async(one, seconds)
 
 
 def time_sync(router: Router, seconds: float) -> list[float]:
@@ -106,12 +121,7 @@ def time_sync(router: Router, seconds: float) -> list[float]:
         router.get_available_deployment(model=GROUP, messages=MESSAGES, request_kwargs={})
         return (time.perf_counter() - started) * 1000
 
-    one()
-    samples: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
-        samples.append(one())
-    return samples
+    return sample(one, seconds)
 
 
 async def main() -> None:

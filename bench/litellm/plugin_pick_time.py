@@ -30,7 +30,7 @@ REPO = HERE.parents[1]
 # The plugin is pure Python; its dependencies (litellm, redis) are those of the bench venv.
 sys.path.insert(0, str(REPO / "integrations" / "litellm"))
 
-from pick_time import GROUP, MAX_SAMPLES, MESSAGES, MIN_SAMPLES, STRATEGIES, model_list, summary  # noqa: E402
+from pick_time import GROUP, MESSAGES, STRATEGIES, model_list, sample, sample_async, summary  # noqa: E402
 from tests.daemon import start_daemon  # noqa: E402  (integrations/litellm/tests/daemon.py)
 
 import redis.asyncio  # noqa: E402
@@ -53,12 +53,7 @@ async def time_async(router: Router, seconds: float) -> list[float]:
         await settle_async(lease_in(request), Outcome(status=200))
         return elapsed
 
-    await one()  # warm-up: connections, LiteLLM's lazy caches
-    samples: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
-        samples.append(await one())
-    return samples
+    return await sample_async(one, seconds)  # the warm-up call opens the connections
 
 
 def time_sync(router: Router, seconds: float) -> list[float]:
@@ -70,12 +65,7 @@ def time_sync(router: Router, seconds: float) -> list[float]:
         settle(lease_in(request), Outcome(status=200))
         return elapsed
 
-    one()
-    samples: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
-        samples.append(one())
-    return samples
+    return sample(one, seconds)
 
 
 async def time_bare(url: str, seconds: float) -> list[float]:
@@ -91,11 +81,7 @@ async def time_bare(url: str, seconds: float) -> list[float]:
         await client.execute_command("ROUTE.DONE", fields["lease"])
         return elapsed
 
-    await one()
-    samples: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(samples) < MAX_SAMPLES and (len(samples) < MIN_SAMPLES or time.perf_counter() < deadline):
-        samples.append(await one())
+    samples = await sample_async(one, seconds)
     await client.aclose()
     return samples
 
