@@ -12,6 +12,7 @@ export const {
   isRetryableStatus,
   toMs,
   decodeReply,
+  compileDecoder,
   replySpecOf,
   keysOf,
   fromReplyError,

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import Redis, { Command, type RedisOptions } from 'ioredis';
 import { clientFieldName, commandTable, findSpec, keyPositions, keySlot, type CommandSpec, type ReplyField, type ReplySpec } from '@sluice/protocol';
 import { fromReplyError, LeaseBusyError, NoDeploymentError, SluiceUnavailableError } from './errors';
+import { Deadlines } from './deadlines';
 import { toMs, type Duration } from './duration';
 import { LocalLimiter, type LocalLimit } from './local';
 
@@ -388,6 +389,93 @@ export function decodeReply(spec: ReplySpec, raw: unknown, where = 'reply'): unk
   }
 }
 
+/** A reply error as the typed error it stands for (a promise's rejection handler). */
+const throwTyped = (err: unknown): never => {
+  throw fromReplyError(err);
+};
+
+/** A compiled decoder's "not this shape": decodeReply then says exactly where and why. */
+const MISMATCH = new Error('reply shape mismatch');
+type Decoder = (raw: unknown) => unknown;
+
+/**
+ * decodeReply for one declaration, worked out once: field names, field decoders and lookup
+ * maps are made here, not on every call (decoding is on every call's path, and hit() is the
+ * hot one). It gives decodeReply's values for every reply of the declared shape; for any other
+ * it throws MISMATCH, and the caller asks decodeReply for the error that names the place.
+ */
+export function compileDecoder(spec: ReplySpec): Decoder {
+  const decode = compileShape(spec);
+  return spec.none === 'nil' ? (raw) => (raw === null ? null : decode(raw)) : decode;
+}
+
+function compileShape(spec: ReplySpec): Decoder {
+  switch (spec.type) {
+    case 'integer': {
+      const minusOneIsNone = spec.none === -1;
+      return (raw) => {
+        if (typeof raw !== 'number' || !Number.isInteger(raw)) throw MISMATCH;
+        return minusOneIsNone && raw === -1 ? null : raw;
+      };
+    }
+    case 'double':
+    case 'boolean':
+    case 'oneof':
+    case 'none':
+      // Rare in hot replies; the interpreter is the definition.
+      return (raw) => decodeReply(spec, raw);
+    case 'bulk':
+    case 'simple': {
+      const fixed = spec.value;
+      return (raw) => {
+        const text = Buffer.isBuffer(raw) ? raw.toString() : raw;
+        if (typeof text !== 'string' || (fixed !== undefined && text !== fixed)) throw MISMATCH;
+        return text;
+      };
+    }
+    case 'array': {
+      const item = spec.items && compileDecoder(spec.items);
+      return (raw) => {
+        if (!Array.isArray(raw)) throw MISMATCH;
+        return item ? raw.map((v) => item(v)) : raw;
+      };
+    }
+    case 'tuple': {
+      const fields = spec.fields!;
+      const count = fields.length;
+      const names = fields.map(nameOf);
+      const decoders = fields.map(compileDecoder);
+      const rest = spec.rest && { name: nameOf(spec.rest), decode: compileDecoder(spec.rest) };
+      return (raw) => {
+        if (!Array.isArray(raw) || (rest ? raw.length < count : raw.length !== count)) throw MISMATCH;
+        const out: Record<string, unknown> = {};
+        for (let i = 0; i < count; i++) out[names[i]] = decoders[i](raw[i]);
+        if (rest) out[rest.name] = raw.slice(count).map((v) => rest.decode(v));
+        return out;
+      };
+    }
+    case 'map': {
+      // Maps are the less frequent replies (LIST, INFO, PICK); the entries' checks stay as declared.
+      const byName = spec.fields && new Map(spec.fields.map((f) => [f.name, { name: nameOf(f), decode: compileDecoder(f) }]));
+      const items = spec.items && compileDecoder(spec.items);
+      return (raw) => {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of mapEntries('reply', raw)) {
+          if (!byName) {
+            out[k] = items ? items(v) : v;
+            continue;
+          }
+          const field = byName.get(k);
+          if (!field) throw MISMATCH;
+          out[field.name] = field.decode(v);
+        }
+        if (byName) for (const f of byName.values()) if (!(f.name in out)) throw MISMATCH;
+        return out;
+      };
+    }
+  }
+}
+
 /** The declared reply of a command or subcommand (`rl.policy|get`). */
 export function replySpecOf(name: string): ReplySpec {
   const reply = findSpec(commandTable, name)?.reply;
@@ -398,7 +486,12 @@ export function replySpecOf(name: string): ReplySpec {
 /** Each command's reply spec, wire words and whether its keys take the keyPrefix, looked up once. */
 interface Wired {
   words: string[];
+  /** words[0], and the words after it (a subcommand's), sent before the arguments. */
+  head: string;
+  tail: string[];
   reply: ReplySpec;
+  /** The reply's decoder: the compiled one, with decodeReply's errors for any other shape. */
+  decode: Decoder;
   spec: CommandSpec | undefined;
   /** Its table entry, for the key whose slot a cluster routes by (routing groups and leases too). */
   keyed: CommandSpec | undefined;
@@ -411,7 +504,18 @@ function wire(name: string): Wired {
     // (the LiteLLM file), and ROUTE.DONE's key is a lease the daemon handed out.
     const keyed = !name.includes('|') && !name.startsWith('route.');
     const table = commandTable.get(name);
-    w = { words: name.toUpperCase().split('|'), reply: replySpecOf(name), spec: keyed ? table : undefined, keyed: table?.keys.first ? table : undefined };
+    const words = name.toUpperCase().split('|');
+    const reply = replySpecOf(name);
+    const where = words.join(' ');
+    const fast = compileDecoder(reply);
+    const decode: Decoder = (raw) => {
+      try {
+        return fast(raw);
+      } catch {
+        return decodeReply(reply, raw, where);
+      }
+    };
+    w = { words, head: words[0], tail: words.slice(1), reply, decode, spec: keyed ? table : undefined, keyed: table?.keys.first ? table : undefined };
     wired.set(name, w);
   }
   return w;
@@ -538,6 +642,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   readonly local = new LocalLimiter();
   private down = false;
   private probe: NodeJS.Timeout | null = null;
+  /** Each call's timeoutMs, one timer for all (null: no timeout). */
+  private readonly deadlines: Deadlines | null;
   private closing = false;
   /** Policies seen (set, got or listed), so that `local` can apply them by name. */
   private readonly knownPolicies = new Map<string, LocalLimit>();
@@ -555,6 +661,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     this.onUnavailable = onUnavailable ?? null;
     const guarded = timeoutMs !== undefined || onUnavailable !== undefined;
     this.timeoutMs = guarded ? toMs(timeoutMs ?? DEFAULT_TIMEOUT_MS) : null;
+    const ms = this.timeoutMs;
+    this.deadlines = ms === null ? null : new Deadlines(ms, () => new SluiceUnavailableError(`Sluice did not answer within ${ms} ms`));
     this.redis = redis ?? new Redis({
       port: DEFAULT_PORT,
       // Guarded: a command is sent only on a live connection and never replayed after a
@@ -607,21 +715,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
 
   /** Resolves with `call`, or rejects with SluiceUnavailableError after timeoutMs. */
   #withTimeout<T>(call: Promise<T>): Promise<T> {
-    if (this.timeoutMs === null) return call;
-    const ms = this.timeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SluiceUnavailableError(`Sluice did not answer within ${ms} ms`)), ms);
-      call.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    return this.deadlines === null ? call : this.deadlines.race(call);
   }
 
   /** Waits (within the deadline) for a connection that is still being made for the first time. */
@@ -649,24 +743,30 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * typed errors; a daemon that does not answer makes `whenDown` answer (limit calls, under an
    * onUnavailable policy) or SluiceUnavailableError.
    */
-  private async send<T>(name: string, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
-    const { words, reply, spec } = wire(name);
-    if (this.down && whenDown) return whenDown();
-    if (this.keyPrefix && spec) args = prefixKeys(spec, args, this.keyPrefix);
+  private send<T>(name: string, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
+    const w = wire(name);
+    if (this.down && whenDown) return Promise.resolve(whenDown());
+    if (this.keyPrefix && w.spec) args = prefixKeys(w.spec, args, this.keyPrefix);
+    // Without a timeout there is no availability to keep: one promise, the reply decoded on it
+    // (hit() is the call an app makes per request; its cost over raw ioredis is benchmarked).
+    if (this.timeoutMs === null) return this.#call(w, args).then(w.decode as (raw: unknown) => T, throwTyped);
+    return this.#sendGuarded(w, args, whenDown);
+  }
+
+  async #sendGuarded<T>(w: Wired, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
     let raw: unknown;
     try {
-      if (this.timeoutMs !== null) await this.#untilReady(Date.now() + this.timeoutMs);
-      raw = await this.#withTimeout(this.#call(wire(name), args));
+      if (this.redis.status !== 'ready') await this.#untilReady(Date.now() + this.timeoutMs!);
+      raw = await this.#withTimeout(this.#call(w, args));
     } catch (err) {
       const typed = fromReplyError(err);
       if (typed !== err || !(err instanceof Error)) throw typed;
-      if (this.timeoutMs === null) throw err;
       const unavailable = err instanceof SluiceUnavailableError ? err : new SluiceUnavailableError(`Sluice is unavailable: ${err.message}`, { cause: err });
       this.#markDown(unavailable);
       if (whenDown) return whenDown();
       throw unavailable;
     }
-    return decodeReply(reply, raw, words.join(' ')) as T;
+    return w.decode(raw) as T;
   }
 
   /**
@@ -674,20 +774,20 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * its first key's slot (ioredis knows Sluice's key positions only from this client: it would
    * send the command to any node and follow the MOVED).
    */
-  #call({ words, keyed }: Wired, args: (string | number | Buffer)[]): Promise<unknown> {
+  #call({ head, tail, keyed }: Wired, args: (string | number | Buffer)[]): Promise<unknown> {
     const redis = this.redis;
     if (redis.isCluster && keyed && redis.sendCommand) {
       const at = keyPositions(keyed, args.length + 1)[0];
       if (at !== undefined) {
         const key = args[at - 1];
-        const command = new Command(words[0], [...words.slice(1), ...args], { replyEncoding: 'utf8' });
+        const command = new Command(head, [...tail, ...args], { replyEncoding: 'utf8' });
         // ioredis routes by `slot` (Command.getSlot computes it only for commands it knows).
         (command as unknown as { slot: number }).slot = keySlot(typeof key === 'number' ? String(key) : key);
         redis.sendCommand(command);
         return command.promise;
       }
     }
-    return redis.call(words[0], ...words.slice(1), ...args);
+    return tail.length === 0 ? redis.call(head, ...args) : redis.call(head, ...tail, ...args);
   }
 
   /** The limit a spec stands for, when known here (inline, or a policy seen before). */
@@ -749,13 +849,27 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   // --- rate limits ------------------------------------------------------------------------
 
   /** RL.HIT: take `cost` tokens if they fit, else nothing. */
-  async hit(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
-    return this.send<HitResult>('rl.hit', [key, ...limitArgs(spec), 'COST', cost], this.#hitWhenDown(key, spec, cost, true));
+  hit(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
+    return this.#limitCall('rl.hit', key, spec, cost, true);
   }
 
   /** RL.PEEK: what hit() would answer, consuming nothing. */
-  async peek(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
-    return this.send<HitResult>('rl.peek', [key, ...limitArgs(spec), 'COST', cost], this.#hitWhenDown(key, spec, cost, false));
+  peek(key: string, spec: LimitSpec, cost = 1): Promise<HitResult> {
+    return this.#limitCall('rl.peek', key, spec, cost, false);
+  }
+
+  /**
+   * RL.HIT or RL.PEEK. Not an async method (hit() is the call an app makes per request; an async
+   * layer costs promise turns): a bad spec still rejects rather than throws, as from one.
+   */
+  #limitCall(name: 'rl.hit' | 'rl.peek', key: string, spec: LimitSpec, cost: number, consume: boolean): Promise<HitResult> {
+    let args: (string | number)[];
+    try {
+      args = [key, ...limitArgs(spec), 'COST', cost];
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send<HitResult>(name, args, this.#hitWhenDown(key, spec, cost, consume));
   }
 
   /** RL.ALL: every key admits its cost and all are consumed, or none is touched. */

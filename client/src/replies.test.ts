@@ -11,7 +11,7 @@ import { startDaemon, type Daemon } from '@sluice/daemon/dist/testing';
 import Redis6 from 'ioredis6';
 import Redis from 'ioredis';
 import { clientFieldName, commandTable, type ReplySpec } from '@sluice/protocol';
-import { decodeReply, replySpecOf, SluiceClient, type RedisLike } from './index';
+import { compileDecoder, decodeReply, replySpecOf, SluiceClient, type RedisLike } from './index';
 
 let daemon: Daemon;
 /** A one-node cluster (every slot its own): the cluster family's commands answer only there. */
@@ -264,7 +264,10 @@ async function checkEveryReply(protocol: 2 | 3, connect: (port?: number) => Conn
     seen.add(name);
     const spec = replySpecOf(name);
     const where = words.slice(0, 3).join(' ');
-    checkDecoded(spec, decodeReply(spec, raw, where), where);
+    const decoded = decodeReply(spec, raw, where);
+    checkDecoded(spec, decoded, where);
+    // The methods decode with the compiled form; it must give the same value for every reply.
+    assert.deepEqual(compileDecoder(spec)(raw), decoded, `${where}: compiled decoder`);
   }
   assert.deepEqual(leafNames().filter((n) => !seen.has(n) && !NOT_SENT.has(n)), [], 'commands no call covered');
   // Both outcomes of the "none" fields were met (null and a value).
@@ -298,6 +301,15 @@ test('the typed methods return exactly what decodeReply makes of the raw reply',
   } finally {
     redis.disconnect();
   }
+});
+
+test('a method given a reply of another shape says where, through the compiled decoder too', async () => {
+  // No daemon answers like this (that is the point): a connection that replies with one value short.
+  const replies: Record<string, unknown> = { 'RL.HIT': [1, 2, 3, 4], 'TOK.INFO': ['encoding', 'x', 'context_window', 1], 'RL.PEEK': [1, 5, 4, 'soon', 0] };
+  const sluice = new SluiceClient({ call: async (command: string) => replies[command], quit: async () => 'OK' });
+  await assert.rejects(sluice.hit('k', { limit: 5, perMs: 1000 }), /^ReplyShapeError: RL\.HIT: got an array of 4 where 5 values belong/);
+  await assert.rejects(sluice.modelInfo('x'), /TOK\.INFO: the field 'max_output_tokens' is missing/);
+  await assert.rejects(sluice.peek('k', { limit: 5, perMs: 1000 }), /RL\.PEEK\.retry_after_ms: got string soon where an integer belongs/);
 });
 
 test('COMMAND DOCS carries each declaration as reply_schema (JSON Schema, as Redis 7.2 and Valkey do)', async () => {

@@ -1,0 +1,47 @@
+// Deadlines: one timer for every call's timeout. Behaviour only (no speed here: the benchmark
+// `client` scenario measures what it saves).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Deadlines } from './deadlines';
+
+const expired = () => new Error('expired');
+const later = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+const never = new Promise<never>(() => {});
+
+test('answered calls settle as they are answered; none of them expires', async () => {
+  const deadlines = new Deadlines(200, expired);
+  const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => deadlines.race(i % 2 ? Promise.resolve(i) : later(5, i))));
+  assert.deepEqual(answers, Array.from({ length: 1000 }, (_, i) => i));
+  await assert.rejects(deadlines.race(Promise.reject(new Error('its own error'))), /its own error/);
+  assert.equal(deadlines.size, 0);
+  // Past the deadline of all of them: nothing rejects late (a rejection would be unhandled).
+  await later(250, null);
+});
+
+test('an unanswered call among answered ones expires after its timeout, the others do not', async () => {
+  const deadlines = new Deadlines(100, expired);
+  const started = performance.now();
+  const quick = deadlines.race(later(10, 'quick'));
+  const hung = deadlines.race(never);
+  const slowButInTime = deadlines.race(later(60, 'in time'));
+  assert.equal(await quick, 'quick');
+  assert.equal(await slowButInTime, 'in time');
+  await assert.rejects(hung, /expired/);
+  assert.ok(performance.now() - started >= 99, 'not before its deadline');
+  assert.equal(deadlines.size, 0);
+});
+
+test('calls made later get their own deadlines; the timer follows the oldest unanswered call', async () => {
+  const deadlines = new Deadlines(80, expired);
+  const outcomes: string[] = [];
+  const first = deadlines.race(never).catch(() => outcomes.push('first'));
+  await later(40, null);
+  const second = deadlines.race(never).catch(() => outcomes.push('second'));
+  await first;
+  assert.deepEqual(outcomes, ['first'], 'the second is 40 ms younger: not expired with the first');
+  await second;
+  assert.deepEqual(outcomes, ['first', 'second']);
+  // Thousands answered after the timer was armed, then one hung: the queue is compacted, the hung one still expires.
+  await Promise.all(Array.from({ length: 5000 }, (_, i) => deadlines.race(Promise.resolve(i))));
+  await assert.rejects(deadlines.race(never), /expired/);
+});
