@@ -819,8 +819,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   async #runPipeline(queued: Queued[]): Promise<unknown[]> {
     const commands = queued.map(({ name, args }) => {
       const wired = wire(name);
-      const { words, reply, spec } = wired;
-      return { wired, words, reply, args: this.keyPrefix && spec ? prefixKeys(spec, args, this.keyPrefix) : args };
+      return { wired, args: this.keyPrefix && wired.spec ? prefixKeys(wired.spec, args, this.keyPrefix) : args };
     });
     let replies: [Error | null, unknown][];
     try {
@@ -828,7 +827,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
       // A cluster pipeline must keep to one slot: across a cluster, the calls go out unawaited.
       if (typeof this.redis.pipeline === 'function' && !this.redis.isCluster) {
         const pipe = this.redis.pipeline();
-        for (const c of commands) pipe.call(c.words[0], ...c.words.slice(1), ...c.args);
+        for (const { wired, args } of commands) pipe.call(wired.head, ...wired.tail, ...args);
         replies = (await this.#withTimeout(pipe.exec())) ?? [];
       } else {
         // A connection without pipelines: the calls still go out back to back, unawaited.
@@ -842,7 +841,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     }
     return replies.map(([err, raw], i) => {
       if (err) throw fromReplyError(err);
-      return decodeReply(commands[i].reply, raw, commands[i].words.join(' '));
+      return commands[i].wired.decode(raw);
     });
   }
 
