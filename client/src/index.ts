@@ -753,20 +753,21 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
     return this.#sendGuarded(w, args, whenDown);
   }
 
-  async #sendGuarded<T>(w: Wired, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
-    let raw: unknown;
-    try {
-      if (this.redis.status !== 'ready') await this.#untilReady(Date.now() + this.timeoutMs!);
-      raw = await this.#withTimeout(this.#call(w, args));
-    } catch (err) {
-      const typed = fromReplyError(err);
-      if (typed !== err || !(err instanceof Error)) throw typed;
-      const unavailable = err instanceof SluiceUnavailableError ? err : new SluiceUnavailableError(`Sluice is unavailable: ${err.message}`, { cause: err });
-      this.#markDown(unavailable);
-      if (whenDown) return whenDown();
-      throw unavailable;
-    }
-    return w.decode(raw) as T;
+  /** send() with timeoutMs: a call that fails or times out marks the daemon down and answers by whenDown. */
+  #sendGuarded<T>(w: Wired, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
+    const status = this.redis.status;
+    const call = status === 'ready' || status === undefined ? this.#call(w, args) : this.#untilReady(Date.now() + this.timeoutMs!).then(() => this.#call(w, args));
+    return this.#withTimeout(call).then(w.decode as (raw: unknown) => T, (err: unknown) => this.#whenFailed(err, whenDown));
+  }
+
+  /** A guarded call's failure: a reply error as its typed error; anything else means the daemon is unavailable. */
+  #whenFailed<T>(err: unknown, whenDown?: () => T): T {
+    const typed = fromReplyError(err);
+    if (typed !== err || !(err instanceof Error)) throw typed;
+    const unavailable = err instanceof SluiceUnavailableError ? err : new SluiceUnavailableError(`Sluice is unavailable: ${err.message}`, { cause: err });
+    this.#markDown(unavailable);
+    if (whenDown) return whenDown();
+    throw unavailable;
   }
 
   /**
