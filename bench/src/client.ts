@@ -7,11 +7,19 @@
 import path from 'node:path';
 import { ROOT, run } from './procs';
 import { type Options, ScenarioFailure } from './types';
-// Type only: importing the script itself would run it.
-import type { OverheadRow } from '@sluice/client/dist/bench-overhead';
 
-/** One variant's figures, as client/src/bench-overhead.ts prints them. */
-export type ClientRow = OverheadRow;
+export interface ClientRow {
+  name: string;
+  /** Median microseconds per call: one call at a time, and 100 in flight. */
+  serialUs: number;
+  pipelinedUs: number;
+  /** Median of the per-round ratios to raw ioredis. */
+  serialRatio: number;
+  pipelinedRatio: number;
+  /** Median CPU microseconds per call of the client's process. */
+  serialCpuUs: number;
+  pipelinedCpuUs: number;
+}
 
 export interface ClientResult {
   rounds: number;

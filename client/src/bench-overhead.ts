@@ -21,19 +21,6 @@ import { SluiceClient } from './index';
 type Way = 'serial' | 'pipelined';
 const WAYS: Way[] = ['serial', 'pipelined'];
 
-export interface OverheadRow {
-  name: string;
-  /** Median microseconds per call over the rounds. */
-  serialUs: number;
-  pipelinedUs: number;
-  /** Median over the rounds of (this variant's time / raw ioredis's time in the same round). */
-  serialRatio: number;
-  pipelinedRatio: number;
-  /** Median CPU microseconds per call of this process. */
-  serialCpuUs: number;
-  pipelinedCpuUs: number;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -80,7 +67,8 @@ async function main(): Promise<void> {
     }
   }
   const base = wall.get('raw ioredis')!;
-  const rows: OverheadRow[] = variants.map(([name]) => {
+  // The row bench/src/client.ts reads (its ClientRow): medians over the rounds.
+  const rows = variants.map(([name]) => {
     const w = wall.get(name)!;
     const c = cpu.get(name)!;
     const ratio = (way: Way) => median(w[way].map((x, r) => x / base[way][r]));
