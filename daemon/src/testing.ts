@@ -27,9 +27,10 @@ export interface Daemon {
  * name a `--dir`, its snapshot goes to a fresh temporary directory removed when it exits, so
  * no daemon loads another's state.
  */
-export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { maxFileBlocks?: number } = {}): Promise<Daemon> {
+export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { maxFileBlocks?: number; portFromSettings?: boolean } = {}): Promise<Daemon> {
   const ownDir = args.includes('--dir') || env.SLUICE_DIR !== undefined ? null : mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
-  const argv = [CLI, '--port', '0', ...(ownDir !== null ? ['--dir', ownDir] : []), ...args];
+  // `portFromSettings`: listen where the environment or config file says, not on a free port.
+  const argv = [CLI, ...(options.portFromSettings ? [] : ['--port', '0']), ...(ownDir !== null ? ['--dir', ownDir] : []), ...args];
   // `maxFileBlocks`: the largest file the daemon may write, in 512-byte blocks (a full disk,
   // as far as the daemon can tell: writes fail with EFBIG; Node ignores SIGXFSZ).
   const child =
