@@ -1,4 +1,5 @@
-"""The limiter inside a real LiteLLM proxy (`litellm --config ...`), two replicas sharing one Sluice.
+"""The limiter inside a real LiteLLM proxy (`litellm --config ...`), two replicas sharing one Sluice,
+one over its plain port, the other over its TLS port (SLUICE_URL=rediss://..., SLUICE_SSL_CA_CERTS).
 
 Needs LiteLLM's proxy dependencies (fastapi, uvicorn, ...: the `proxy` extra of litellm); where
 they are not installed the test fails and says so.
@@ -15,16 +16,27 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import free_port
+from .certificates import Certificates
+from .conftest import free_port, start_daemon
+from .daemon import Daemon
 
 CONFIG = pathlib.Path(__file__).parent / "proxy" / "config.yaml"
 
 
-def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
+@pytest.fixture(scope="module")
+def daemon(certificates: Certificates) -> Iterator[Daemon]:
+    """This module's Sluice also listens for TLS."""
+    started = start_daemon(tls=certificates)
+    yield started
+    started.stop()
+
+
+def start_proxy(sluice_url: str, **sluice_environment: str) -> tuple[subprocess.Popen, int]:
     litellm_cli = shutil.which("litellm", path=str(pathlib.Path(sys.executable).parent))
     if litellm_cli is None:
         pytest.fail("the litellm CLI is not installed next to this Python")
@@ -38,6 +50,7 @@ def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
         "SLUICE_TIMEOUT": "30",
         "SLUICE_ON_UNAVAILABLE": "closed",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        **sluice_environment,
     }
     process = subprocess.Popen(
         [litellm_cli, "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
@@ -74,8 +87,11 @@ def chat(port: int, key: str) -> tuple[int, dict[str, str]]:
         return error.code, {k.lower(): v for k, v in error.headers.items()}
 
 
-def test_two_proxies_two_keys_admit_exactly_per_limit(daemon) -> None:
-    proxies = [start_proxy(daemon.url) for _ in range(2)]
+def test_two_proxies_two_keys_admit_exactly_per_limit(daemon: Daemon, certificates: Certificates) -> None:
+    # Half the requests go through the TLS proxy. With SLUICE_ON_UNAVAILABLE=closed, one that could
+    # not reach Sluice would refuse them without x-ratelimit-* headers (nothing counted them): every
+    # refusal below carries Sluice's remaining and limit, so every request was decided by Sluice.
+    proxies = [start_proxy(daemon.url), start_proxy(daemon.tls_url, SLUICE_SSL_CA_CERTS=str(certificates.ca))]
     try:
         for process, port in proxies:
             wait_ready(process, port)
