@@ -232,6 +232,7 @@ class SluiceConnection:
         client = self._async_clients.get(loop)
         if client is None:
             client = redis.asyncio.Redis(**self._client_options(), retry=AsyncRetry(NoBackoff(), 0))
+            share_ssl_context(client.connection_pool)
             self._async_clients[loop] = client
         try:
             reply = await asyncio.wait_for(client.execute_command(*args), self.timeout)
@@ -245,6 +246,30 @@ class SluiceConnection:
         if self._sync_client is not None:
             self._sync_client.close()
             self._sync_client = None
+
+
+def share_ssl_context(pool: redis.asyncio.ConnectionPool) -> None:
+    """All TLS connections of `pool` use one SSL context.
+
+    redis-py's asyncio SSLConnection builds its own context for every connection it opens, and
+    building one loads the system's CA store (about 30 ms on a 2-core test machine); a burst of
+    concurrent first calls opens a connection each, so 20 of them took 740 ms there, over the
+    default 0.5 s timeout. The context holds only the settings, which are the same for the pool.
+    """
+    base = pool.connection_class
+    if not issubclass(base, redis.asyncio.SSLConnection):
+        return
+    shared: list[Any] = []
+
+    class SharedContextSSLConnection(base):  # type: ignore[misc,valid-type]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if hasattr(self, "ssl_context"):
+                if not shared:
+                    shared.append(self.ssl_context)
+                self.ssl_context = shared[0]
+
+    pool.connection_class = SharedContextSSLConnection
 
 
 def reply_map(reply: Any) -> dict[str, Any]:
