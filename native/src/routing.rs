@@ -26,10 +26,11 @@ fn ns(ms: f64) -> u64 {
 }
 
 /// ROUTE.SET: adds or replaces deployments (LiteLLM model_list entries as JSON); their ids.
+/// `replace` (ROUTE.SET ... REPLACE): the group becomes exactly these deployments.
 #[napi]
-pub fn route_set(group: String, entries: Vec<String>) -> napi::Result<Vec<String>> {
+pub fn route_set(group: String, entries: Vec<String>, replace: bool) -> napi::Result<Vec<String>> {
     let values = entries.iter().map(|e| json(e, "a deployment")).collect::<napi::Result<Vec<_>>>()?;
-    let ids = CORE.routing.set(&group, &values).map_err(js_err)?;
+    let ids = if replace { CORE.routing.replace(&group, &values) } else { CORE.routing.set(&group, &values) }.map_err(js_err)?;
     Ok(ids.iter().map(|id| id.to_string()).collect())
 }
 

@@ -277,6 +277,33 @@ test('ROUTE.SET adds and replaces by id (live state kept), ROUTE.DEL removes; id
   await assert.rejects(redis.call('ROUTE.LIST', 'set'), /ERR no such group 'set'/);
 });
 
+test('ROUTE.SET REPLACE makes the group exactly the given deployments; those that stay keep their live state and leases', async () => {
+  const dep = (id: string, model = `openai/${id}`) => JSON.stringify({ model_name: 'rep', litellm_params: { model, rpm: 1000 }, model_info: { id } });
+  await redis.call('ROUTE.SET', 'rep', dep('r1'), dep('r2'), dep('r3'));
+  const onR1 = await pick('rep', 'EXCLUDE', 'r2', 'r3');
+  const onR3 = await pick('rep', 'EXCLUDE', 'r1', 'r2');
+  await redis.call('ROUTE.COOLDOWN', 'rep', 'r2', 60000);
+  // Without REPLACE a deployment left out stays (ROUTE.SET adds or replaces).
+  await redis.call('ROUTE.SET', 'rep', dep('r1'), dep('r2'));
+  assert.deepEqual((await listed('rep')).map((d) => d.id), ['r1', 'r2', 'r3']);
+  // The keyword in any case; the reply is the ids given, in order.
+  assert.deepEqual(await redis.call('ROUTE.SET', 'rep', 'replace', dep('r2'), dep('r1', 'openai/r1-new')), ['r2', 'r1']);
+  const replaced = await listed('rep');
+  assert.deepEqual(replaced.map((d) => d.id), ['r2', 'r1'], 'r3 is gone');
+  assert.equal(replaced[1].model, 'openai/r1-new');
+  assert.equal(replaced[1].in_flight, 1, 'r1 kept its open lease');
+  assert.ok(Number(replaced[0].cooldown_ms) > 50000, 'r2 kept its cooldown');
+  for (let i = 0; i < 20; i++) assert.equal((await pick('rep')).deployment, 'r1', 'r3 is never picked again');
+  assert.equal(await done(onR1.lease), 1);
+  assert.equal(await done(onR3.lease), 1, 'a lease on a removed deployment can still be settled');
+  // Refused: nothing to replace with, or a bad entry; the group stays as it was.
+  const before = await state('rep');
+  await assert.rejects(redis.call('ROUTE.SET', 'rep', 'REPLACE'), /ERR ROUTE.SET needs at least one deployment/);
+  await assert.rejects(redis.call('ROUTE.SET', 'rep', 'REPLACE', dep('r9'), '{not json'), /ERR a deployment is not valid JSON/);
+  assert.equal(await state('rep'), before);
+  assert.equal(await redis.call('ROUTE.DEL', 'rep'), 2);
+});
+
 /** A group's deployments and live state, without what changes by itself with time (cooldown left). */
 const state = async (group: string) => JSON.stringify((await listed(group)).map(({ cooldown_ms: _, ...rest }) => rest));
 

@@ -333,9 +333,11 @@ function call<T>(f: () => T): T {
   }
 }
 
+/** ROUTE.SET group [REPLACE] deployment-json...: REPLACE makes the group exactly these deployments. */
 const routeSet: Handler = (_ctx, args, w) => {
-  const entries = args.slice(2).map((a) => a.toString());
-  const ids = call(() => native.routeSet(args[1].toString(), entries));
+  const replace = isWord(args[2], 'replace');
+  const entries = args.slice(replace ? 3 : 2).map((a) => a.toString());
+  const ids = call(() => native.routeSet(args[1].toString(), entries, replace));
   w.bulks(ids);
   if (queues.size > 0) wakeAll();
 };

@@ -3,6 +3,7 @@
     # config.yaml
     litellm_settings:
       callbacks: ["sluice_litellm.proxy_limiter"]   # reads SLUICE_URL, SLUICE_TIMEOUT, SLUICE_ON_UNAVAILABLE
+                                                  # and, for rediss://, SLUICE_SSL_CA_CERTS, ...
 
 LiteLLM loads `module.instance` with `get_instance_fn` (proxy/types_utils/utils.py): the module
 is imported and its attribute used as the callback, so `sluice_litellm.proxy_limiter` is a ready
@@ -79,14 +80,26 @@ class SluiceLimiter(CustomLogger):
         on_unavailable: OnUnavailable = "open",
         window_ms: int = WINDOW_MS,
         algo: str = "sliding",
+        ssl_ca_certs: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_check_hostname: bool | None = None,
     ) -> None:
         """on_unavailable: "open" admits while Sluice does not answer, "closed" refuses (429);
-        "litellm" admits too (LiteLLM's own limiters, if configured, still apply)."""
+        "litellm" admits too (LiteLLM's own limiters, if configured, still apply).
+        ssl_*: TLS to Sluice, as for SluiceConnection; in a proxy, from the URL's query or the
+        environment (SLUICE_SSL_CA_CERTS, SLUICE_SSL_CERTFILE, SLUICE_SSL_KEYFILE)."""
         super().__init__()
         self._url = url
         self._timeout = timeout
         self._on_unavailable: OnUnavailable = on_unavailable
         self._connection = connection
+        self._tls_arguments = {
+            "ssl_ca_certs": ssl_ca_certs,
+            "ssl_certfile": ssl_certfile,
+            "ssl_keyfile": ssl_keyfile,
+            "ssl_check_hostname": ssl_check_hostname,
+        }
         self.window_ms = window_ms
         self.algo = algo
         self._policies_set: set[str] = set()
@@ -101,6 +114,7 @@ class SluiceLimiter(CustomLogger):
                 self._url or os.environ.get("SLUICE_URL"),
                 timeout=float(os.environ.get("SLUICE_TIMEOUT", self._timeout)),
                 on_unavailable=os.environ.get("SLUICE_ON_UNAVAILABLE", self._on_unavailable),  # type: ignore[arg-type]
+                **self._tls_arguments,
             )
         return self._connection
 

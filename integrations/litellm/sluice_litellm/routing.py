@@ -99,9 +99,15 @@ class SluiceRouting(CustomRoutingStrategyBase):
         lease_ttl_ms: int | None = None,
         wait_ms: int | None = None,
         priority: int | None = None,
+        ssl_ca_certs: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_check_hostname: bool | None = None,
     ) -> None:
         """
         url: `redis://[user:password@]host[:port]` or `rediss://...` (default: $SLUICE_URL).
+        ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname: TLS to Sluice, as for
+            SluiceConnection (also from the URL's query, e.g. `rediss://sluice:6390/?ssl_ca_certs=/ca.pem`).
         on_unavailable: while Sluice does not answer, "litellm" picks with LiteLLM's own strategy
             (a private Router over the same model_list, per process), "open" picks at random by
             weight among the group's deployments, "closed" refuses the request (503).
@@ -109,7 +115,15 @@ class SluiceRouting(CustomRoutingStrategyBase):
             they change). False when Sluice loads the same config.yaml itself.
         lease_ttl_ms / wait_ms / priority: ROUTE.PICK's TTL, WAIT and PRIORITY.
         """
-        self.connection = connection or SluiceConnection(url, timeout=timeout, on_unavailable=on_unavailable)
+        self.connection = connection or SluiceConnection(
+            url,
+            timeout=timeout,
+            on_unavailable=on_unavailable,
+            ssl_ca_certs=ssl_ca_certs,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            ssl_check_hostname=ssl_check_hostname,
+        )
         self.send_registry = send_registry
         self.lease_ttl_ms = lease_ttl_ms
         self.wait_ms = wait_ms
@@ -160,7 +174,10 @@ class SluiceRouting(CustomRoutingStrategyBase):
         for entry in self.router.registry().all():
             view = routing_view(entry)
             groups.setdefault(str(view["model_name"]), []).append(json.dumps(view, separators=(",", ":")))
-        commands: list[tuple[Any, ...]] = [("ROUTE.SET", group, *entries) for group, entries in groups.items()]
+        # REPLACE: each group becomes exactly this Router's deployments. Sluice keeps groups across
+        # restarts (its snapshot), so a deployment since removed from model_list must go, not stay
+        # to be picked; the deployments that remain keep their live state.
+        commands: list[tuple[Any, ...]] = [("ROUTE.SET", group, "REPLACE", *entries) for group, entries in groups.items()]
         commands.append(("ROUTE.SETTINGS", "SET", json.dumps(router_settings(self.router), separators=(",", ":"), default=str)))
         return commands
 

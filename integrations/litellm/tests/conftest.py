@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import warnings
 from collections.abc import Iterator
 
@@ -13,7 +12,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 import pytest  # noqa: E402
 
-from .daemon import Daemon, start_daemon  # noqa: E402,F401  (tests import start_daemon from here)
+from .certificates import Certificates, make_certificates  # noqa: E402
+from .daemon import Daemon, free_port, start_daemon  # noqa: E402,F401  (tests import these from here)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,12 @@ def daemon() -> Iterator[Daemon]:
     started = start_daemon()
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA, a server certificate for `localhost`, a client certificate, and a wrong CA."""
+    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +47,3 @@ def deployment(id: str, group: str = "g", reply: object = "ok", **params: object
         "model_info": {"id": id},
     }
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -44,9 +44,12 @@ class ScriptedSluice(SluiceConnection):
             self.commands.append(command)
             name = command[0].upper()
             if name == "ROUTE.SET":
+                replace = command[2].upper() == "REPLACE"
+                if replace:
+                    self.groups[command[1]] = {}
                 group = self.groups.setdefault(command[1], {})
                 ids = []
-                for text in command[2:]:
+                for text in command[3 if replace else 2:]:
                     entry = json.loads(text)
                     group[entry["model_info"]["id"]] = entry
                     ids.append(entry["model_info"]["id"])

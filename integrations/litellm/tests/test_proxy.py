@@ -1,4 +1,6 @@
-"""The limiter inside a real LiteLLM proxy (`litellm --config ...`), two replicas sharing one Sluice.
+"""The limiter inside a real LiteLLM proxy (`litellm --config ...`), two replicas sharing one Sluice,
+one over its plain port (SLUICE_URL in its environment), the other over its TLS port with
+SLUICE_URL=rediss://... and SLUICE_SSL_CA_CERTS in its config file's `environment_variables:`.
 
 Needs LiteLLM's proxy dependencies (fastapi, uvicorn, ...: the `proxy` extra of litellm); where
 they are not installed the test fails and says so.
@@ -15,16 +17,38 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import free_port
+from .certificates import Certificates
+from .conftest import free_port, start_daemon
+from .daemon import Daemon
 
 CONFIG = pathlib.Path(__file__).parent / "proxy" / "config.yaml"
 
 
-def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
+@pytest.fixture(scope="module")
+def daemon(certificates: Certificates) -> Iterator[Daemon]:
+    """This module's Sluice also listens for TLS."""
+    started = start_daemon(tls=certificates)
+    yield started
+    started.stop()
+
+
+def config_over_tls(directory: pathlib.Path, daemon: Daemon, certificates: Certificates) -> pathlib.Path:
+    """tests/proxy/config.yaml with the Sluice settings for TLS in the file itself."""
+    shutil.copy(CONFIG.parent / "custom_auth.py", directory / "custom_auth.py")
+    config = directory / "config.yaml"
+    config.write_text(
+        CONFIG.read_text()
+        + f"environment_variables:\n  SLUICE_URL: {daemon.tls_url}\n  SLUICE_SSL_CA_CERTS: {certificates.ca}\n"
+    )
+    return config
+
+
+def start_proxy(config: pathlib.Path, **sluice_environment: str) -> tuple[subprocess.Popen, int]:
     litellm_cli = shutil.which("litellm", path=str(pathlib.Path(sys.executable).parent))
     if litellm_cli is None:
         pytest.fail("the litellm CLI is not installed next to this Python")
@@ -34,14 +58,14 @@ def start_proxy(sluice_url: str) -> tuple[subprocess.Popen, int]:
     # let each proxy count on its own and admit the limit twice over.
     environment = {
         **os.environ,
-        "SLUICE_URL": sluice_url,
         "SLUICE_TIMEOUT": "30",
         "SLUICE_ON_UNAVAILABLE": "closed",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        **sluice_environment,
     }
     process = subprocess.Popen(
-        [litellm_cli, "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=CONFIG.parent, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [litellm_cli, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=config.parent, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     return process, port
 
@@ -74,8 +98,11 @@ def chat(port: int, key: str) -> tuple[int, dict[str, str]]:
         return error.code, {k.lower(): v for k, v in error.headers.items()}
 
 
-def test_two_proxies_two_keys_admit_exactly_per_limit(daemon) -> None:
-    proxies = [start_proxy(daemon.url) for _ in range(2)]
+def test_two_proxies_two_keys_admit_exactly_per_limit(daemon: Daemon, certificates: Certificates, tmp_path: pathlib.Path) -> None:
+    # Half the requests go through the TLS proxy. With SLUICE_ON_UNAVAILABLE=closed, one that could
+    # not reach Sluice would refuse them without x-ratelimit-* headers (nothing counted them): every
+    # refusal below carries Sluice's remaining and limit, so every request was decided by Sluice.
+    proxies = [start_proxy(CONFIG, SLUICE_URL=daemon.url), start_proxy(config_over_tls(tmp_path, daemon, certificates))]
     try:
         for process, port in proxies:
             wait_ready(process, port)
@@ -94,6 +121,7 @@ def test_two_proxies_two_keys_admit_exactly_per_limit(daemon) -> None:
     refused = [(key, headers) for key, status, headers in results if status == 429]
     assert len(refused) == 24 - 8
     for key, headers in refused:
+        assert "x-ratelimit-api_key-remaining-requests" in headers, f"{key}: a 429 without Sluice's headers, from a proxy that did not reach Sluice: {headers}"
         assert int(headers["retry-after"]) >= 1
         assert headers["x-ratelimit-api_key-remaining-requests"] == "0"
         assert headers["x-ratelimit-api_key-limit-requests"] == {"sk-key-a": "3", "sk-key-b": "5"}[key]

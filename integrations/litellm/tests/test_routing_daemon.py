@@ -17,7 +17,7 @@ from litellm import Router
 from sluice_litellm import SluiceConnection, SluiceRouting
 from sluice_litellm.connection import reply_map
 
-from .conftest import deployment
+from .conftest import deployment, start_daemon
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -62,6 +62,27 @@ def test_registration_loads_the_router_into_sluice_without_secrets(daemon) -> No
     assert int(rows["reg-a"]["rpm"]) == 100 and int(rows["reg-b"]["order"]) == 2
     everything = json.dumps([connection.call("ROUTE.LIST", "reg"), connection.call("ROUTE.SETTINGS", "GET")], default=str)
     assert "sk-secret" not in everything
+
+
+async def test_registering_again_after_a_restart_drops_a_removed_deployment() -> None:
+    # Sluice saves routing groups in its snapshot; a Router registered again with a model_list that
+    # lost a deployment must not be offered that deployment (ROUTE.SET ... REPLACE).
+    first = start_daemon()
+    try:
+        routed(first, deployment("keep-a", "restart"), deployment("keep-b", "restart"), deployment("gone-c", "restart"))
+        assert set(listing(first, "restart")) == {"keep-a", "keep-b", "gone-c"}
+    finally:
+        first.stop()
+    again = start_daemon(directory=first.directory)
+    try:
+        assert set(listing(again, "restart")) == {"keep-a", "keep-b", "gone-c"}, "the snapshot restored the group"
+        router, plugin = routed(again, deployment("keep-a", "restart"), deployment("keep-b", "restart"))
+        assert set(listing(again, "restart")) == {"keep-a", "keep-b"}
+        got = await served(router, "restart", 60)
+        assert set(got) == {"keep-a", "keep-b"} and sum(got.values()) == 60, got
+        await settled(plugin)
+    finally:
+        again.stop()
 
 
 async def test_picks_follow_weights(daemon) -> None:

@@ -47,7 +47,9 @@ def test_register_plugin_sends_the_model_list_without_credentials() -> None:
     )
     assert plugin.router is router
     assert plugin.outcomes in litellm.callbacks
-    sets = {c[1]: [json.loads(e) for e in c[2:]] for c in sluice.commands if c[0] == "ROUTE.SET"}
+    # REPLACE: each group is exactly the Router's deployments (a restarted Sluice may hold more).
+    assert all(c[2] == "REPLACE" for c in sluice.commands if c[0] == "ROUTE.SET")
+    sets = {c[1]: [json.loads(e) for e in c[3:]] for c in sluice.commands if c[0] == "ROUTE.SET"}
     assert {group: [e["model_info"]["id"] for e in entries] for group, entries in sets.items()} == {"g": ["a", "b"], "other": ["c"]}
     assert sets["g"][0]["litellm_params"]["weight"] == 3 and sets["g"][0]["litellm_params"]["rpm"] == 60
     assert "sk-secret" not in json.dumps(sluice.commands)

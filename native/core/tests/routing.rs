@@ -967,6 +967,45 @@ fn reload_keeps_live_state_of_surviving_ids() {
 }
 
 #[test]
+fn set_replace_makes_the_group_exactly_the_given_deployments() {
+    let r = router(json!({}));
+    r.set("g", &[dep("a", json!({})), dep("b", json!({})), dep("c", json!({}))])
+        .unwrap();
+    r.set("other", &[dep("o", json!({}))]).unwrap();
+    let on_a = r
+        .pick(&PickRequest { group: "g", exclude: &["b", "c"], ..Default::default() }, 0)
+        .unwrap();
+    let on_c = r
+        .pick(&PickRequest { group: "g", exclude: &["a", "b"], ..Default::default() }, 0)
+        .unwrap();
+    r.cooldown("g", "b", 9000, 0);
+    // Plain ROUTE.SET only adds or replaces: "c" stays.
+    r.set("g", &[dep("a", json!({})), dep("b", json!({}))]).unwrap();
+    assert_eq!(r.list("g", 0).unwrap().len(), 3);
+    // REPLACE: exactly a (new model string) and b, in the order given; "c" is gone.
+    let ids = r
+        .replace("g", &[dep("b", json!({})), json!({"litellm_params": {"model": "openai/a2"}, "model_info": {"id": "a"}})])
+        .unwrap();
+    assert_eq!(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>(), ["b", "a"]);
+    let listed: Vec<String> = r.list("g", 0).unwrap().iter().map(|v| v.deployment.id.to_string()).collect();
+    assert_eq!(listed, ["b", "a"]);
+    let a = view(&r, "g", "a", 0);
+    assert_eq!((a.in_flight, a.rpm_used, a.deployment.model.as_str()), (1, 1, "openai/a2"), "a keeps its live state");
+    assert_eq!(view(&r, "g", "b", 0).cooldown_ms, 9000, "b keeps its cooldown");
+    for i in 0..200 {
+        assert_eq!(picked_id(&r, "g", i), "a", "b cools down and c is gone: only a is picked");
+    }
+    assert!(r.done(&on_a.lease(), &ok(), 0).unwrap(), "a's open lease survives");
+    assert!(r.done(&on_c.lease(), &ok(), 0).unwrap(), "c's lease can still be settled");
+    assert_eq!(r.list("other", 0).unwrap().len(), 1, "other groups are untouched");
+    // A bad entry changes nothing; REPLACE of an unknown group creates it.
+    assert!(r.replace("g", &[dep("z", json!({})), json!({"litellm_params": {}})]).is_err());
+    assert_eq!(r.list("g", 0).unwrap().len(), 2);
+    r.replace("new", &[dep("n", json!({}))]).unwrap();
+    assert_eq!(picked_id(&r, "new", 0), "n");
+}
+
+#[test]
 fn thousand_deployment_group_loads_and_picks() {
     let r = router(json!({"routing_strategy": "least-busy"}));
     let list: Vec<Value> = (0..1000)

@@ -108,9 +108,13 @@ export const routingCommands: CommandSpec[] = [
   command({
     name: 'route.set', arity: -3, flags: ['write', 'denyoom'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow'],
     reply: reply.array('The ids of the deployments given, in order.', reply.bulk('A deployment id.')),
-    summary: "Adds or replaces deployments of the group (LiteLLM model_list entries as JSON; credentials are dropped); replies their ids. A replaced deployment keeps its live state.",
+    summary: "Adds or replaces deployments of the group (LiteLLM model_list entries as JSON; credentials are dropped); replies their ids. A replaced deployment keeps its live state. REPLACE: the group becomes exactly these deployments (the others are removed).",
     complexity: 'O(N) for N deployments',
-    arguments: [{ name: 'group', type: 'key' }, { name: 'deployment-json', type: 'string', multiple: true }],
+    arguments: [
+      { name: 'group', type: 'key' },
+      { name: 'replace', type: 'pure-token', token: 'REPLACE', optional: true },
+      { name: 'deployment-json', type: 'string', multiple: true },
+    ],
   }),
   command({
     name: 'route.del', arity: -2, flags: ['write'], group: 'routing', since: SINCE, keys: GROUP, acl: ['write', 'slow'],

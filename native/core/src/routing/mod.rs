@@ -119,6 +119,18 @@ impl Router {
     /// Add or replace deployments of `group` (ROUTE.SET). Every entry is parsed before anything
     /// changes; a replaced id keeps its live state. Returns the ids in order.
     pub fn set(&self, group: &str, entries: &[Value]) -> Result<Vec<Arc<str>>, ConfigError> {
+        self.set_group(group, entries, false)
+    }
+
+    /// Make `group` exactly these deployments (ROUTE.SET ... REPLACE): ids not given are removed,
+    /// ids that remain keep their live state (in flight, minute counters, cooldown, latency) and
+    /// their open leases, as a reload does for the group. Every entry is parsed before anything
+    /// changes. Returns the ids in order.
+    pub fn replace(&self, group: &str, entries: &[Value]) -> Result<Vec<Arc<str>>, ConfigError> {
+        self.set_group(group, entries, true)
+    }
+
+    fn set_group(&self, group: &str, entries: &[Value], replace: bool) -> Result<Vec<Arc<str>>, ConfigError> {
         if group.is_empty() {
             return Err(ConfigError("group name must not be empty".into()));
         }
@@ -137,8 +149,12 @@ impl Router {
             .clone();
         drop(groups);
         let mut st = lock(&g.state);
-        for d in parsed {
-            st.upsert(d);
+        if replace {
+            st.replace_all(parsed);
+        } else {
+            for d in parsed {
+                st.upsert(d);
+            }
         }
         Ok(ids)
     }
