@@ -146,6 +146,31 @@ test('a routing group whose slot moves keeps its leases, rpm, cooldown and failu
   }
 });
 
+test('a handoff that failed leaves the group on the old owner until a restart drops its restored live state', async () => {
+  writeFileSync(file('routing.yaml'), ROUTING_CONFIG);
+  const data = mkdtempSync(path.join(tmpdir(), 'sluice-handoff-restart-'));
+  const args = ['--config', file('routing.yaml'), '--cluster-enabled', 'yes', '--cluster-node-id', 'a', '--dir', data];
+  let d = await startDaemon(args);
+  try {
+    const slot = keySlot('chat');
+    const v1 = { version: 1, nodes: [{ id: 'a', host: '127.0.0.1', port: d.port, slots: ['0-16383'] }] };
+    assert.equal(await rawLine(d.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(v1)), '+OK');
+    await call(d.port, 'ROUTE.PICK', 'chat');
+    // Version 2 gives the group's slot to b, which is not there: the group's state stays here.
+    const v2 = { version: 2, nodes: [{ ...v1.nodes[0], slots: without(v1.nodes[0].slots, slot) }, { id: 'b', host: '127.0.0.1', port: 1, slots: [String(slot)] }] };
+    assert.match(await rawLine(d.port, 'SLUICE.CLUSTER', 'SETTOPOLOGY', JSON.stringify(v2)), /^-ERR topology version 2 is in force, but handing slot state over failed: 0 key\(s\) and 1 routing group\(s\) to 'b'/);
+    assert.match(String(await call(d.port, 'INFO', 'routing')), /routing_open_leases:1\r\n/);
+    await d.stop();
+    d = await startDaemon(args);
+    assert.match(d.output(), /dropped the restored live state of 1 routing group\(s\) of slots other nodes serve: chat/);
+    assert.match(String(await call(d.port, 'INFO', 'routing')), /routing_open_leases:0\r\n/);
+    assert.deepEqual(await call(d.port, 'ROUTE.GROUPS'), ['chat']);
+  } finally {
+    await d.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
 // ---- over TLS --------------------------------------------------------------------------------
 
 /** A self-signed CA `name`.crt/.key. */

@@ -1,6 +1,8 @@
 //! The routing family's section of a snapshot (the file around it: `crate::snapshot`): every
 //! group with its deployments (as ROUTE.SET, ROUTE.RELOAD or the config file left them), their
 //! live state, the open leases of picks, the router settings and the provider budgets spent.
+//! A cluster slot handoff (routing/handoff.rs) writes the same layout with only the moving
+//! groups and no provider budget (`write_groups`).
 //!
 //! Layout (integers little-endian; `str` is a LEB128 length and UTF-8 bytes; `f64` as its IEEE
 //! bits in a u64; `opt x` is a u8 0/1 then x when 1; instants are Unix ns, i64):
