@@ -73,6 +73,12 @@ export function clusterRedirect(spec: CommandSpec, args: Buffer[], tls: boolean)
     }
   }
   if (slot === -1) return null;
+  return slotRedirect(slot, tls);
+}
+
+/** The error that sends a command about `slot` elsewhere, or null when this node serves it (or cluster mode is off). */
+export function slotRedirect(slot: number, tls: boolean): string | null {
+  if (!clusterView.enabled) return null;
   const t = clusterView.topology;
   if (t === null) return SLOT_NOT_SERVED;
   const owner = t.owner[slot];

@@ -133,9 +133,17 @@ test('a routing group whose slot moves keeps its leases, rpm, cooldown and failu
     assert.equal((await pick()).deployment, 'chat-a');
     await assert.rejects(pick(), /NODEPLOYMENT/);
 
-    // Version 3 moves the slot back: the first owner gets the state the second one left.
+    // A pick waiting for room on the second owner when version 3 moves the slot back: it is
+    // answered MOVED at once (not served from the state that left).
+    const waiting = await RawClient.connect(toPort);
+    waiting.write(resp('ROUTE.PICK', 'chat', 'WAIT', '20000'));
+    for (let i = 0; i < 100 && !/routing_waiting_picks:1\r\n/.test(String(await call(toPort, 'INFO', 'routing'))); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(String(await call(toPort, 'INFO', 'routing')), /routing_waiting_picks:1\r\n/);
     const v3 = { version: 3, nodes: cluster.topology.nodes };
     assert.deepEqual(await cluster.push(v3, [to, from]), ['+OK', '+OK']);
+    assert.equal(await waiting.until((t) => t.endsWith('\r\n'), 5000), `-MOVED ${slot} 127.0.0.1:${fromPort}\r\n`);
+    waiting.close();
+    // The first owner gets the state the second one left.
     const back = await list(fromPort);
     assert.equal(back['chat-a'].rpm_used, 3);
     assert.equal(back['chat-a'].in_flight, 1);

@@ -22,6 +22,7 @@ import { log } from '../log';
 import native from '../native';
 import { parseTopology, topologyJson, TopologyError, type ClusterNode, type Topology } from '../cluster-topology';
 import { peerTlsOptions } from '../tls';
+import { wakeWaitingPicks } from './routing';
 import { announcedPort, clusterView, servesSlot, setClusterTopology } from '../cluster-redirect';
 
 const DISABLED = 'ERR This instance has cluster support disabled';
@@ -275,6 +276,7 @@ const settopology: Handler = (ctx, args) => {
   if (!retry) {
     setClusterTopology(next, myId);
     saveTopology(next);
+    wakeWaitingPicks();
     log.notice(`cluster: topology version ${next.version} in force (${next.nodes.length} nodes; this node is '${myId}'${clusterView.me < 0 ? ', which it does not list: it serves no slot' : ''})`);
   }
   return handOff(ctx.server).then(() => (w: ReplyWriter) => w.ok());
