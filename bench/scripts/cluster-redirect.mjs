@@ -39,9 +39,9 @@ const cases = {
 const N = 2_000_000;
 for (const [name, [spec, argv]] of Object.entries(cases)) {
   let sink = 0;
-  for (let i = 0; i < 200_000; i++) sink += clusterRedirect(spec, argv[i & 63]) === null ? 1 : 0;
+  for (let i = 0; i < 200_000; i++) sink += clusterRedirect(spec, argv[i & 63], false) === null ? 1 : 0;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) sink += clusterRedirect(spec, argv[i & 63]) === null ? 1 : 0;
+  for (let i = 0; i < N; i++) sink += clusterRedirect(spec, argv[i & 63], false) === null ? 1 : 0;
   const ns = Number(process.hrtime.bigint() - t0) / N;
   console.log(`${name}: ${ns.toFixed(0)} ns per check (${sink > 0 ? 'served here' : 'redirected'})`);
 }

@@ -25,15 +25,26 @@ export const clusterView = {
   topology: null as Topology | null,
   /** This node's index in `topology.nodes`, or -1 when it is not one of them (it serves no slot). */
   me: -1,
-  /** `MOVED <slot> ` is followed by these, by node index: `host:port`. */
+  /**
+   * `MOVED <slot> ` is followed by these, by node index: `host:port` for clients on the plain
+   * port, `host:tls-port` for clients on the TLS port (each falling back to the node's other
+   * port when it has only one), as Redis does.
+   */
   addresses: [] as string[],
+  tlsAddresses: [] as string[],
 };
+
+/** The port a client on TLS (or not) is sent to: the node's port of that kind, else its other one. */
+export function announcedPort(node: { port: number; tlsPort: number }, tls: boolean): number {
+  return tls ? node.tlsPort || node.port : node.port || node.tlsPort;
+}
 
 /** Puts `topology` in force for this node (`myId`: cluster-node-id). */
 export function setClusterTopology(topology: Topology | null, myId: string): void {
   clusterView.topology = topology;
   clusterView.me = topology === null ? -1 : topology.nodes.findIndex((n) => n.id === myId);
-  clusterView.addresses = topology === null ? [] : topology.nodes.map((n) => `${n.host}:${n.port}`);
+  clusterView.addresses = topology === null ? [] : topology.nodes.map((n) => `${n.host}:${announcedPort(n, false)}`);
+  clusterView.tlsAddresses = topology === null ? [] : topology.nodes.map((n) => `${n.host}:${announcedPort(n, true)}`);
 }
 
 /** Does this node serve `slot`? (Always, outside cluster mode.) */
@@ -44,9 +55,9 @@ export function servesSlot(slot: number): boolean {
 
 /**
  * The error that sends a command elsewhere (without the leading `-`), or null when this node
- * serves it.
+ * serves it. `tls`: the client is on the TLS port.
  */
-export function clusterRedirect(spec: CommandSpec, args: Buffer[]): string | null {
+export function clusterRedirect(spec: CommandSpec, args: Buffer[], tls: boolean): string | null {
   if (!clusterView.enabled) return null;
   const { first, last } = spec.keys;
   if (first === 0) return null;
@@ -62,9 +73,15 @@ export function clusterRedirect(spec: CommandSpec, args: Buffer[]): string | nul
     }
   }
   if (slot === -1) return null;
+  return slotRedirect(slot, tls);
+}
+
+/** The error that sends a command about `slot` elsewhere, or null when this node serves it (or cluster mode is off). */
+export function slotRedirect(slot: number, tls: boolean): string | null {
+  if (!clusterView.enabled) return null;
   const t = clusterView.topology;
   if (t === null) return SLOT_NOT_SERVED;
   const owner = t.owner[slot];
   if (owner === clusterView.me) return null;
-  return `MOVED ${slot} ${clusterView.addresses[owner]}`;
+  return `MOVED ${slot} ${(tls ? clusterView.tlsAddresses : clusterView.addresses)[owner]}`;
 }

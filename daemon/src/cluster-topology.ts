@@ -10,6 +10,10 @@
  *       - { id: b, host: 10.0.0.2, port: 6380, slots: ["5461-10922"] }
  *       - { id: c, host: 10.0.0.3, port: 6380, slots: ["10923-16383"] }
  *
+ * A node may also give a `tls-port` (its TLS listener), or only a `tls-port`: Redis Cluster
+ * announces both (CLUSTER SHARDS), and nodes with `tls-cluster yes` hand slot state to each
+ * other over TLS.
+ *
  * A topology is accepted only when every slot is served by exactly one node: the error names the
  * first gap or overlap.
  */
@@ -18,7 +22,10 @@ import { CLUSTER_SLOTS } from '@sluice/protocol';
 export interface ClusterNode {
   id: string;
   host: string;
+  /** The plain TCP port; 0 when the node is reached by TLS only. */
   port: number;
+  /** The TLS port (`tls-port`); 0 when it has none. */
+  tlsPort: number;
   /** Inclusive slot ranges, sorted. */
   ranges: [number, number][];
 }
@@ -86,20 +93,27 @@ function span(from: number, to: number): string {
 function parseNode(raw: unknown, i: number): ClusterNode {
   const where = `node ${i + 1} of the cluster topology`;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TopologyError(`${where} must be a mapping with id, host, port and slots`);
-  const { id, host, port, slots, ...rest } = raw as Record<string, unknown>;
+  const { id, host, port, 'tls-port': tlsPort, slots, ...rest } = raw as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new TopologyError(`unknown field '${unknown[0]}' in ${where} (expected id, host, port, slots)`);
+  if (unknown.length > 0) throw new TopologyError(`unknown field '${unknown[0]}' in ${where} (expected id, host, port, tls-port, slots)`);
   const idText = typeof id === 'number' ? String(id) : id;
   if (typeof idText !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(idText) || idText.length > MAX_ID) {
     throw new TopologyError(`${where}: id must be a name of letters, digits, '_', '.', ':' or '-' (got ${JSON.stringify(id)})`);
   }
   if (typeof host !== 'string' || host === '' || /[\s@,]/.test(host)) throw new TopologyError(`${where} ('${idText}'): host must be an address or host name clients can reach`);
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TopologyError(`${where} ('${idText}'): port must be 1-65535 (got ${JSON.stringify(port)})`);
-  }
+  const portNumber = (value: unknown, name: string): number => {
+    if (value === undefined) return 0;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+      throw new TopologyError(`${where} ('${idText}'): ${name} must be 1-65535 (got ${JSON.stringify(value)})`);
+    }
+    return value;
+  };
+  const plain = portNumber(port, 'port');
+  const secure = portNumber(tlsPort, 'tls-port');
+  if (plain === 0 && secure === 0) throw new TopologyError(`${where} ('${idText}') needs a port, a tls-port or both`);
   const list = slots === undefined ? [] : Array.isArray(slots) ? slots : [slots];
   const ranges = list.map((r) => parseRange(r, `${where} ('${idText}')`)).sort((a, b) => a[0] - b[0]);
-  return { id: idText, host, port, ranges };
+  return { id: idText, host, port: plain, tlsPort: secure, ranges };
 }
 
 /** `"0-5460"`, `"7"` or `7`. */
@@ -117,6 +131,12 @@ function parseRange(raw: unknown, where: string): [number, number] {
 export function topologyJson(t: Topology): string {
   return JSON.stringify({
     version: t.version,
-    nodes: t.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, slots: n.ranges.map(([a, b]) => span(a, b)) })),
+    nodes: t.nodes.map((n) => ({
+      id: n.id,
+      host: n.host,
+      ...(n.port !== 0 && { port: n.port }),
+      ...(n.tlsPort !== 0 && { 'tls-port': n.tlsPort }),
+      slots: n.ranges.map(([a, b]) => span(a, b)),
+    })),
   });
 }

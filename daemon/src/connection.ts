@@ -123,6 +123,7 @@ export class Connection implements Session, Context, ReplyQueue {
   readonly parser: RequestParser;
   readonly addr: string;
   readonly laddr: string;
+  readonly tls: boolean;
   readonly createdAt = Date.now();
   lastInteraction = Date.now();
   lastCommand = 'NULL';
@@ -159,7 +160,8 @@ export class Connection implements Session, Context, ReplyQueue {
   constructor(server: ConnectionHost, accepted: Socket, id: number) {
     this.server = server;
     const onRead = (bytes: number) => this.onRead(bytes);
-    const socket = accepted instanceof TLSSocket ? readTlsIntoSharedBuffer(accepted, onRead) : adoptWithSharedReads(accepted, onRead);
+    this.tls = accepted instanceof TLSSocket;
+    const socket = this.tls ? readTlsIntoSharedBuffer(accepted as TLSSocket, onRead) : adoptWithSharedReads(accepted, onRead);
     this.socket = socket;
     this.id = id;
     this.addr = `${socket.remoteAddress}:${socket.remotePort}`;

@@ -33,6 +33,8 @@ export interface Session {
   /** `ip:port` of the client and of our end. */
   readonly addr: string;
   readonly laddr: string;
+  /** Connected on the TLS port (cluster replies then give nodes' TLS ports). */
+  readonly tls: boolean;
   /** Protocol 3 after HELLO 3. */
   resp3: boolean;
   authenticated: boolean;

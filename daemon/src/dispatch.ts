@@ -186,7 +186,7 @@ export class CommandRegistry {
       const refusal = permissionRefusal(session, entry.spec, args);
       if (refusal !== null) return this.refuse(ctx, entry, w, refusal);
     }
-    const redirect = clusterRedirect(entry.spec, args);
+    const redirect = clusterRedirect(entry.spec, args, session.tls);
     if (redirect !== null) return this.refuse(ctx, entry, w, redirect);
     const transaction = session.transaction;
     if (transaction !== null && !entry.controlsTransaction) {

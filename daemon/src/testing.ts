@@ -2,7 +2,7 @@
  * Test support: start a real Sluice daemon as a child process on a free port, talk to it over
  * real TCP (raw sockets, redis-cli), and stop it. Used by every *.test.ts in the workspace.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -233,4 +233,14 @@ export async function startCluster(count = 3, args: string[] = []): Promise<Loca
   const replies = await push(cluster.topology);
   if (replies.some((r) => r !== '+OK')) throw new Error(`pushing the topology failed: ${replies.join(', ')}`);
   return cluster;
+}
+
+/** Runs `openssl` (tests that make certificates); says how to install it when it is missing. */
+export function openssl(...args: string[]): void {
+  try {
+    execFileSync('openssl', args, { stdio: 'pipe' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed: apt-get install -y openssl (.ci/run does this)');
+    throw err;
+  }
 }

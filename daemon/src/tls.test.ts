@@ -5,25 +5,15 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import Redis from 'ioredis';
-import { freePort, redisCli, startDaemon } from './testing';
+import { freePort, openssl, redisCli, startDaemon } from './testing';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-tls-'));
 const file = (name: string) => path.join(dir, name);
-
-function openssl(...args: string[]): void {
-  try {
-    execFileSync('openssl', args, { stdio: 'pipe' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed: apt-get install -y openssl (.ci/run does this)');
-    throw err;
-  }
-}
 
 /** A key and a certificate for `cn` signed by the test CA (`ca.crt`), with `extension` lines. */
 function issue(name: string, cn: string, extension: string): void {

@@ -27,6 +27,22 @@ function readPem(config: Config, option: string): Buffer {
 }
 
 /**
+ * How this node connects to another node's TLS port (a cluster handoff with `tls-cluster yes`),
+ * as Redis's tls-cluster does: the peer's certificate must be signed by a CA of
+ * `tls-ca-cert-file` (its host name is not checked: nodes often share one certificate), and
+ * this node presents its own `tls-cert-file` and `tls-key-file`, which a peer with
+ * `tls-ca-cert-file` requires. The files are read at each call, so renewed ones are used.
+ */
+export function peerTlsOptions(config: Config): tls.ConnectionOptions {
+  return {
+    ca: readPem(config, 'tls-ca-cert-file'),
+    ...(config.str('tls-cert-file') !== '' && { cert: readPem(config, 'tls-cert-file') }),
+    ...(config.str('tls-key-file') !== '' && { key: readPem(config, 'tls-key-file') }),
+    checkServerIdentity: () => undefined,
+  };
+}
+
+/**
  * Starts the TLS listener if `tls-port` is set; resolves with it (null when off). Rejects with a
  * message that says what to fix: a missing or unreadable file, a key that does not match, a port in use.
  */

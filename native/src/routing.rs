@@ -46,6 +46,21 @@ pub fn route_groups() -> Vec<String> {
     CORE.routing.groups().iter().map(|g| g.to_string()).collect()
 }
 
+/// A cluster handoff: the groups with live state (usage, cooldowns, failures, latency, budget,
+/// open leases) that a handoff of their slot carries.
+#[napi]
+pub fn route_groups_with_live_state() -> Vec<String> {
+    CORE.routing.groups_with_live_state().iter().map(|g| g.to_string()).collect()
+}
+
+/// A cluster handoff, the old owner's side: the named groups (taken by their slot's new owner)
+/// keep their deployments but lose their live state and open leases. Returns how many were groups.
+#[napi]
+pub fn route_forget_live(groups: Vec<String>) -> u32 {
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    CORE.routing.forget_live(&names) as u32
+}
+
 /// ROUTE.LIST: every deployment with its live state, as a JSON array (not a hot path); None for
 /// an unknown group.
 #[napi]

@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CLUSTER_SLOTS, keySlot, type ReplyWriter } from '@sluice/protocol';
@@ -19,8 +20,10 @@ import { ReplyError } from '../reply-error';
 import { writeHelp } from '../replies';
 import { log } from '../log';
 import native from '../native';
-import { parseTopology, topologyJson, TopologyError, type Topology } from '../cluster-topology';
-import { clusterView, servesSlot, setClusterTopology } from '../cluster-redirect';
+import { parseTopology, topologyJson, TopologyError, type ClusterNode, type Topology } from '../cluster-topology';
+import { peerTlsOptions } from '../tls';
+import { wakeWaitingPicks } from './routing';
+import { announcedPort, clusterView, servesSlot, setClusterTopology } from '../cluster-redirect';
 
 const DISABLED = 'ERR This instance has cluster support disabled';
 /** Where a pushed topology is kept (in `dir`), so a restart does not fall back to an older one. */
@@ -34,6 +37,8 @@ let myId = '';
 let savedTopologyPath = '';
 /** The running configuration (requirepass, which every node of a cluster shares, may change). */
 let config: Config | null = null;
+/** `tls-cluster`: hand slot state to nodes with a tls-port over TLS. */
+let tlsCluster = false;
 const scanOut = new Float64Array(2);
 
 function checkEnabled(): void {
@@ -106,7 +111,7 @@ const myid: Handler = (_ctx, _args, w) => {
 };
 
 /** `[start, end, [host, port, id, {}]]` per range, as Redis 7 (ioredis reads host and port). */
-const slots: Handler = (_ctx, _args, w) => {
+const slots: Handler = (ctx, _args, w) => {
   const t = topology();
   if (t === null) return w.array(0);
   const ranges = slotRanges(t);
@@ -118,13 +123,16 @@ const slots: Handler = (_ctx, _args, w) => {
     w.integer(end);
     w.array(4);
     w.bulk(n.host);
-    w.integer(n.port);
+    w.integer(announcedPort(n, ctx.session.tls));
     w.bulk(n.id);
     w.map(0);
   }
 };
 
-/** One map per node, as Redis 7's CLUSTER SHARDS (each shard is one primary, no replicas). */
+/**
+ * One map per node, as Redis 7's CLUSTER SHARDS (each shard is one primary, no replicas): `port`
+ * when the node has a plain port, `tls-port` when it has a TLS port.
+ */
 const shards: Handler = (_ctx, _args, w) => {
   const t = topology();
   if (t === null) return w.array(0);
@@ -139,11 +147,17 @@ const shards: Handler = (_ctx, _args, w) => {
     }
     w.bulk('nodes');
     w.array(1);
-    w.map(7);
+    w.map(6 + (n.port !== 0 ? 1 : 0) + (n.tlsPort !== 0 ? 1 : 0));
     w.bulk('id');
     w.bulk(n.id);
-    w.bulk('port');
-    w.integer(n.port);
+    if (n.port !== 0) {
+      w.bulk('port');
+      w.integer(n.port);
+    }
+    if (n.tlsPort !== 0) {
+      w.bulk('tls-port');
+      w.integer(n.tlsPort);
+    }
     w.bulk('ip');
     w.bulk(n.host);
     w.bulk('endpoint');
@@ -158,7 +172,7 @@ const shards: Handler = (_ctx, _args, w) => {
 };
 
 /** `id host:port@cport flags master ping pong epoch link slots...`, one line per node. */
-const nodes: Handler = (_ctx, _args, w) => {
+const nodes: Handler = (ctx, _args, w) => {
   const t = topology();
   if (t === null) return w.verbatim('');
   let text = '';
@@ -166,7 +180,7 @@ const nodes: Handler = (_ctx, _args, w) => {
     const flags = i === clusterView.me ? 'myself,master' : 'master';
     const ranges = n.ranges.map(([a, b]) => (a === b ? ` ${a}` : ` ${a}-${b}`)).join('');
     // No cluster bus: the bus port is given as 0.
-    text += `${n.id} ${n.host}:${n.port}@0 ${flags} - 0 0 ${t.version} connected${ranges}\n`;
+    text += `${n.id} ${n.host}:${announcedPort(n, ctx.session.tls)}@0 ${flags} - 0 0 ${t.version} connected${ranges}\n`;
   });
   w.verbatim(text);
 };
@@ -262,46 +276,71 @@ const settopology: Handler = (ctx, args) => {
   if (!retry) {
     setClusterTopology(next, myId);
     saveTopology(next);
+    wakeWaitingPicks();
     log.notice(`cluster: topology version ${next.version} in force (${next.nodes.length} nodes; this node is '${myId}'${clusterView.me < 0 ? ', which it does not list: it serves no slot' : ''})`);
   }
   return handOff(ctx.server).then(() => (w: ReplyWriter) => w.ok());
 };
 
+/** What goes to one new owner: the keys held here of its new slots, and the routing groups named in them. */
+interface Handoff {
+  keys: Buffer[];
+  /** Groups with live state (usage, cooldowns, failures, latency, budgets, open leases). */
+  groups: string[];
+}
+
+function describe(h: Handoff): string {
+  return `${h.keys.length} key(s)${h.groups.length > 0 ? ` and ${h.groups.length} routing group(s)` : ''}`;
+}
+
 /**
- * Sends every key this node holds in slots another node serves to that node, and forgets it
- * here once the other node took it. Commands of those slots are already answered with MOVED,
- * so nothing changes these keys meanwhile.
+ * Sends every key this node holds in slots another node serves to that node, with the live
+ * state of the routing groups whose names hash to those slots, and forgets them here once the
+ * other node took them (the groups keep their deployments: every node loads the same config).
+ * Commands of those slots are already answered with MOVED, so nothing changes them meanwhile.
  */
 async function handOff(server: Services): Promise<void> {
   const t = clusterView.topology!;
-  const byOwner = new Map<number, Buffer[]>();
-  forEachKey(server.now, (key) => {
-    const slot = keySlot(key);
-    if (servesSlot(slot)) return;
-    const owner = t.owner[slot];
-    let list = byOwner.get(owner);
-    if (list === undefined) byOwner.set(owner, (list = []));
-    list.push(Buffer.from(key));
-  });
+  const byOwner = new Map<number, Handoff>();
+  const handoffOf = (slot: number): Handoff | null => {
+    if (servesSlot(slot)) return null;
+    let h = byOwner.get(t.owner[slot]);
+    if (h === undefined) byOwner.set(t.owner[slot], (h = { keys: [], groups: [] }));
+    return h;
+  };
+  forEachKey(server.now, (key) => handoffOf(keySlot(key))?.keys.push(Buffer.from(key)));
+  for (const group of native.routeGroupsWithLiveState()) handoffOf(keySlot(group))?.groups.push(group);
   const failures: string[] = [];
   await Promise.all(
-    [...byOwner].map(async ([owner, keys]) => {
+    [...byOwner].map(async ([owner, h]) => {
       const node = t.nodes[owner];
-      const state = native.snapshotExportKeys(keyList(keys), server.now);
+      // Group names go in the same list as keys: each family exports what the list names.
+      const state = native.snapshotExportKeys(keyList([...h.keys, ...h.groups.map((g) => Buffer.from(g))]), server.now);
+      const address = nodeAddress(node);
       try {
-        const taken = await sendImport(node.host, node.port, state);
-        for (const k of keys) native.keyDelete(k, server.now);
-        log.notice(`cluster: handed ${keys.length} key(s) to '${node.id}' (${node.host}:${node.port}), which took in ${taken}`);
+        const taken = await sendImport(node, state);
+        for (const k of h.keys) native.keyDelete(k, server.now);
+        native.routeForgetLive(h.groups);
+        log.notice(`cluster: handed ${describe(h)} to '${node.id}' (${address}), which took in ${taken}`);
       } catch (err) {
-        failures.push(`${keys.length} key(s) to '${node.id}' (${node.host}:${node.port}): ${(err as Error).message}`);
+        failures.push(`${describe(h)} to '${node.id}' (${address}): ${(err as Error).message}`);
       }
     }),
   );
   if (failures.length > 0) {
-    const message = `handing slot state over failed: ${failures.join('; ')}. The keys stay on this node; push the same topology again to retry`;
+    const message = `handing slot state over failed: ${failures.join('; ')}. The keys and groups' state stay on this node; push the same topology again to retry`;
     log.warning(`cluster: ${message}`);
     throw new ReplyError(`ERR topology version ${t.version} is in force, but ${message}`);
   }
+}
+
+/** Where a handoff to `node` goes: its TLS port with tls-cluster (when it has one), else its plain port. */
+function handoffOverTls(node: ClusterNode): boolean {
+  return tlsCluster && node.tlsPort !== 0;
+}
+
+function nodeAddress(node: ClusterNode): string {
+  return handoffOverTls(node) ? `${node.host}:${node.tlsPort}, TLS` : `${node.host}:${node.port || node.tlsPort}`;
 }
 
 /** Keys as snapshotExportKeys takes them: each a u32 LE length and its bytes. */
@@ -326,11 +365,21 @@ function respCommand(...args: (string | Buffer)[]): Buffer {
 
 /**
  * Sends `SLUICE.CLUSTER IMPORT <state>` to another node (after AUTH with this node's
- * requirepass, which every node of a cluster shares) and resolves with the keys it took in.
+ * requirepass, which every node of a cluster shares) and resolves with what it took in. Over
+ * TLS when this node has tls-cluster and the other a tls-port (tls.ts, peerTlsOptions).
  */
-function sendImport(host: string, port: number, state: Buffer): Promise<number> {
+function sendImport(node: ClusterNode, state: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const overTls = handoffOverTls(node);
+    if (!overTls && node.port === 0) {
+      return reject(new Error(`it listens with TLS only (tls-port ${node.tlsPort}): set tls-cluster yes on this node, with tls-ca-cert-file holding the CA of its certificate`));
+    }
+    let socket: net.Socket;
+    try {
+      socket = overTls ? tls.connect({ host: node.host, port: node.tlsPort, ...peerTlsOptions(config!) }) : net.connect({ host: node.host, port: node.port });
+    } catch (err) {
+      return reject(err as Error);
+    }
     const requirepass = config?.str('requirepass') ?? '';
     const expected = requirepass === '' ? 1 : 2;
     let text = '';
@@ -339,8 +388,11 @@ function sendImport(host: string, port: number, state: Buffer): Promise<number> 
       reject(new Error(why));
     };
     socket.setTimeout(HANDOFF_TIMEOUT_MS, () => fail(`no answer within ${HANDOFF_TIMEOUT_MS / 1000} s`));
-    socket.on('error', (err) => fail(err.message));
-    socket.on('connect', () => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const certificate = overTls && /CERT|SELF_SIGNED|UNABLE_TO/.test(err.code ?? '');
+      fail(certificate ? `its TLS certificate was refused (${err.message}): tls-ca-cert-file must hold the CA that signed it` : err.message);
+    });
+    socket.on(overTls ? 'secureConnect' : 'connect', () => {
       if (requirepass !== '') socket.write(respCommand('AUTH', requirepass));
       socket.write(respCommand('SLUICE.CLUSTER', 'IMPORT', state));
     });
@@ -366,7 +418,7 @@ const importState: Handler = (ctx, args, w) => {
   } catch (err) {
     throw new ReplyError(`ERR cannot take in the handed-over state: ${(err as Error).message}`);
   }
-  log.notice(`cluster: took in ${taken} key(s) handed over by their previous owner`);
+  log.notice(`cluster: took in ${taken} key(s) and routing group(s) handed over by their previous owner`);
   w.integer(taken);
 };
 
@@ -381,11 +433,12 @@ const sluiceClusterHelp: Handler = (_ctx, _args, w) =>
     'SLUICE.CLUSTER <subcommand> [<arg> ...]. Subcommands are:',
     'SETTOPOLOGY <yaml-or-json>',
     '    Put a topology of a higher version in force (the config file\'s cluster: section: version, nodes of',
-    '    id, host, port, slots). Send it to every node. Keys of slots that move away are handed to their new node.',
+    '    id, host, port, tls-port, slots). Send it to every node. Keys and routing groups\' live state of slots',
+    '    that move away are handed to their new node.',
     'TOPOLOGY',
     '    Return the topology in force, as JSON.',
     'IMPORT <state>',
-    '    Take in keys handed over by another node (sent by SETTOPOLOGY).',
+    '    Take in keys and routing groups\' live state handed over by another node (sent by SETTOPOLOGY).',
     'HELP',
     '    Print this help.',
   ]);
@@ -410,6 +463,10 @@ function start(running: Config): void {
   config = running;
   clusterView.enabled = config.get('cluster-enabled') === true;
   myId = config.str('cluster-node-id');
+  tlsCluster = config.get('tls-cluster') === true;
+  if (tlsCluster && config.str('tls-ca-cert-file') === '') {
+    throw new ConfigError('tls-cluster is yes but tls-ca-cert-file is not set: give the CA that signed the other nodes\' certificates (and tls-cert-file/tls-key-file, which this node presents to them)');
+  }
   const where = config.filePath === '' ? 'the config file' : `config file ${config.filePath}`;
   let fromFile: Topology | null = null;
   if (config.file.cluster !== undefined) {
@@ -438,9 +495,10 @@ function start(running: Config): void {
 }
 
 /**
- * After the snapshot is restored: keys of slots other nodes serve are dropped. They predate
- * this start (a handoff that failed, or state from before a rebalance) and the slot's owner
- * holds newer state; handing them over again would overwrite it.
+ * After the snapshot is restored: keys of slots other nodes serve are dropped, and so is the
+ * live state of routing groups named in them (the groups stay). They predate this start (a
+ * handoff that failed, or state from before a rebalance) and the slot's owner holds newer
+ * state; handing them over again would overwrite it.
  */
 function serve(server: Services): void {
   if (!clusterView.enabled || clusterView.topology === null) return;
@@ -450,6 +508,9 @@ function serve(server: Services): void {
   });
   for (const k of foreign) native.keyDelete(k, server.now);
   if (foreign.length > 0) log.notice(`cluster: dropped ${foreign.length} restored key(s) of slots other nodes serve (their owners hold newer state)`);
+  const groups = native.routeGroupsWithLiveState().filter((g) => !servesSlot(keySlot(g)));
+  native.routeForgetLive(groups);
+  if (groups.length > 0) log.notice(`cluster: dropped the restored live state of ${groups.length} routing group(s) of slots other nodes serve: ${groups.join(', ')}`);
 }
 
 export const clusterFamily: Family = {
@@ -457,6 +518,7 @@ export const clusterFamily: Family = {
   options: [
     { name: 'cluster-enabled', type: 'boolean', default: 'no', mutable: false, help: 'Serve as one node of a cluster (Redis Cluster protocol): keys of slots other nodes serve are answered with -MOVED. Needs cluster-node-id and a topology (the config file\'s cluster: section or SLUICE.CLUSTER SETTOPOLOGY); see docs/cluster.md. Turns the native fast path off.' },
     { name: 'cluster-node-id', type: 'string', default: '', mutable: false, help: 'Which node of the cluster topology this one is (its id there).' },
+    { name: 'tls-cluster', type: 'boolean', default: 'no', mutable: false, help: 'Hand slot state to other nodes over TLS, on the tls-port their topology entry gives (verified with tls-ca-cert-file; this node presents tls-cert-file). Nodes without a tls-port get plain TCP.' },
   ],
   configSections: ['cluster'],
   info: [{ name: 'cluster', lines: () => [`cluster_enabled:${clusterView.enabled ? 1 : 0}`] }],

@@ -19,7 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ReplyWriter } from '@sluice/protocol';
+import { keySlot, ReplyWriter } from '@sluice/protocol';
 import { parseDocument, visit } from 'yaml';
 import type { Context, Family, Handler, LaterReply, MetricFamily, Session } from '../context';
 import { ArgReader, isWord } from '../args';
@@ -28,6 +28,7 @@ import { log } from '../log';
 import { asReplyError, errors, ReplyError } from '../reply-error';
 import { writeHelp } from '../replies';
 import native from '../native';
+import { slotRedirect } from '../cluster-redirect';
 
 const reader = new ArgReader();
 /** [1 picked | 0 refused | -1 no room in the buffer, end offset, retry ms or -1]; see native/src/routing.rs. */
@@ -209,8 +210,17 @@ function remove(group: string, waiter: Waiter): void {
   }
 }
 
-/** Tries the pick once more for `waiter`; answers it (picked, or refused when `final`). */
+/**
+ * Tries the pick once more for `waiter`; answers it (picked, or refused when `final`). In a
+ * cluster, a group whose slot another node took meanwhile answers MOVED: its state went there.
+ */
 function attempt(group: string, waiter: Waiter, final: boolean): boolean {
+  const moved = slotRedirect(keySlot(waiter.args.group), waiter.session.tls);
+  if (moved !== null) {
+    remove(group, waiter);
+    waiter.answer((out) => out.error(moved));
+    return true;
+  }
   const w = new ReplyWriter();
   w.resp3 = waiter.session.resp3;
   let outcome: number;
@@ -264,6 +274,11 @@ function hashTag(name: string): string {
 
 function wakeAll(): void {
   for (const group of [...queues.keys()]) wake(group);
+}
+
+/** A new cluster topology is in force: waiting picks of groups another node now serves get MOVED. */
+export function wakeWaitingPicks(): void {
+  wakeAll();
 }
 
 /** Wakes `group` when time alone may give it room (a minute rolls, a cooldown ends). */

@@ -47,8 +47,8 @@ const sluiceClusterSubs: CommandSpec[] = [
   }),
   subcommand('sluice.cluster', {
     name: 'import', arity: 3, flags: ['write', 'admin', 'no_multi'], acl: ['admin', 'write', 'slow', 'dangerous'],
-    reply: reply.integer('Keys taken in.'),
-    summary: 'Takes in the state of keys handed over by their previous owner (sent by SETTOPOLOGY, node to node).',
+    reply: reply.integer('Keys and routing groups taken in.'),
+    summary: 'Takes in the state of keys and routing groups handed over by their previous owner (sent by SETTOPOLOGY, node to node).',
     arguments: [{ name: 'state', type: 'string' }],
   }),
   subcommand('sluice.cluster', { name: 'help', arity: 2, flags: ['loading', 'stale'], acl: ['slow'], reply: helpLines, summary: 'Lists the SLUICE.CLUSTER subcommands.' }),

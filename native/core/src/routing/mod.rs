@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod cooldown;
+mod handoff;
 pub mod litellm_id;
 mod pick;
 mod snapshot;
@@ -342,5 +343,14 @@ impl crate::family::Family for Router {
     }
     fn restore(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
         snapshot::read(self, bytes, now_ns, unix_ns_at_now)
+    }
+    /// The groups whose name `keep` accepts, with their live state and open leases (a cluster
+    /// handoff; routing/handoff.rs).
+    fn export(&self, keep: &dyn Fn(&[u8]) -> bool, now_ns: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+        handoff::export(self, keep, now_ns, unix_ns_at_now, out)
+    }
+    /// Takes in handed-over groups; returns how many.
+    fn import(&self, bytes: &[u8], now_ns: i64, unix_ns_at_now: i64) -> Result<usize, crate::family::RestoreError> {
+        handoff::import(self, bytes, now_ns, unix_ns_at_now)
     }
 }

@@ -422,11 +422,11 @@ impl Router {
         }
         let group = {
             let mut table = lock(&self.leases);
-            match table.peek_group(lease_no) {
+            match table.peek_group(lease_no, tag) {
                 Some(g) if &*g.hash_tag == tag => {}
                 _ => return Ok(false),
             }
-            match table.remove(lease_no) {
+            match table.remove(lease_no, tag) {
                 Some(g) => g,
                 None => return Ok(false),
             }

@@ -1,6 +1,8 @@
 //! The routing family's section of a snapshot (the file around it: `crate::snapshot`): every
 //! group with its deployments (as ROUTE.SET, ROUTE.RELOAD or the config file left them), their
 //! live state, the open leases of picks, the router settings and the provider budgets spent.
+//! A cluster slot handoff (routing/handoff.rs) writes the same layout with only the moving
+//! groups and no provider budget (`write_groups`).
 //!
 //! Layout (integers little-endian; `str` is a LEB128 length and UTF-8 bytes; `f64` as its IEEE
 //! bits in a u64; `opt x` is a u8 0/1 then x when 1; instants are Unix ns, i64):
@@ -66,12 +68,33 @@ pub(super) fn write(router: &Router, now: i64, unix_ns_at_now: i64, out: &mut Ve
     if is_blank(router) {
         return false;
     }
+    write_groups(router, None, now, unix_ns_at_now, out)
+}
+
+/// The section with every group, or (`keep`) only the groups whose name `keep` accepts and
+/// no provider budget (those are router-wide, not a group's): what a cluster node hands over
+/// for slots that moved away (routing/handoff.rs). False, writing nothing, when `keep` accepts
+/// no group.
+pub(super) fn write_groups(router: &Router, keep: Option<&dyn Fn(&[u8]) -> bool>, now: i64, unix_ns_at_now: i64, out: &mut Vec<u8>) -> bool {
+    let groups: Vec<Arc<Group>> = router
+        .groups
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|g| keep.is_none_or(|keep| keep(g.name.as_bytes())))
+        .cloned()
+        .collect();
+    if keep.is_some() && groups.is_empty() {
+        return false;
+    }
     let shift = unix_ns_at_now - now;
     let unix = |mono: u64| (mono.min(i64::MAX as u64) as i64).saturating_add(shift);
     put_bytes(out, router.settings().source.to_string().as_bytes());
     let lease_at = out.len();
     put_u64(out, 0);
-    {
+    if keep.is_some() {
+        put_u64(out, 0);
+    } else {
         let budgets = lock(&router.provider_budgets);
         put_u64(out, budgets.spent.len() as u64);
         for (provider, &(window, spent)) in &budgets.spent {
@@ -80,7 +103,6 @@ pub(super) fn write(router: &Router, now: i64, unix_ns_at_now: i64, out: &mut Ve
             put_f64(out, spent);
         }
     }
-    let groups: Vec<Arc<Group>> = router.groups.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
     put_u64(out, groups.len() as u64);
     for group in groups {
         put_bytes(out, group.name.as_bytes());
@@ -272,13 +294,13 @@ impl<'a> In<'a> {
 
 /// Everything the section holds, parsed and converted to this process's clock before the
 /// router changes.
-struct Restored {
-    settings: Arc<Settings>,
-    next_lease: u64,
-    budgets: ProviderBudgets,
-    groups: HashMap<Arc<str>, Arc<Group>>,
+pub(super) struct Restored {
+    pub settings: Arc<Settings>,
+    pub next_lease: u64,
+    pub budgets: ProviderBudgets,
+    pub groups: HashMap<Arc<str>, Arc<Group>>,
     /// (lease number, group, expires) for the router's lease table.
-    leases: Vec<(u64, Arc<Group>, u64)>,
+    pub leases: Vec<(u64, Arc<Group>, u64)>,
 }
 
 /// Replaces the router's groups, settings, budgets and open leases with the section's. The
@@ -298,7 +320,7 @@ pub(super) fn read(router: &Router, bytes: &[u8], now: i64, unix_ns_at_now: i64)
     Ok(0)
 }
 
-fn parse(bytes: &[u8], now: i64, unix_ns_at_now: i64) -> Result<Restored, RestoreError> {
+pub(super) fn parse(bytes: &[u8], now: i64, unix_ns_at_now: i64) -> Result<Restored, RestoreError> {
     let shift = unix_ns_at_now - now;
     let now_u = now.max(0) as u64;
     // A Unix instant on this process's clock; None if it is not after `now` (it has passed).

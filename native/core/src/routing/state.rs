@@ -282,6 +282,8 @@ pub struct GroupState {
 pub struct Group {
     pub name: Arc<str>,
     pub hash_tag: Arc<str>,
+    /// `tag_key(hash_tag)`: where its leases are in the router's lease table.
+    pub tag_key: u64,
     pub state: Mutex<GroupState>,
 }
 
@@ -290,6 +292,7 @@ impl Group {
         Group {
             name: Arc::from(name),
             hash_tag: Arc::from(hash_tag(name)),
+            tag_key: tag_key(hash_tag(name)),
             state: Mutex::new(GroupState {
                 slots: Vec::new(),
                 hot: Vec::new(),
@@ -404,29 +407,50 @@ impl GroupState {
     }
 }
 
-/// Open leases across groups: number -> group, plus an expiry heap for `sweep`.
+/// A lease's place in the router-wide table: its number and its group's hash tag (as
+/// `tag_key` hashes it). Numbers alone are not unique across groups once a cluster node takes
+/// in leases another node gave out (routing/handoff.rs): both nodes count from their own start
+/// time. Within one hash tag they are, since the taking node counts on from past the numbers it
+/// took in; and ROUTE.DONE's `{tag}:n` names both.
+pub type LeaseKey = (u64, u64);
+
+/// The key of a hash tag in the lease table (FxHash of its bytes).
+pub fn tag_key(tag: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(tag.as_bytes());
+    h.finish()
+}
+
+/// Open leases across groups: (number, tag) -> group and expiry, plus an expiry heap for `sweep`.
 #[derive(Default)]
 pub struct LeaseTable {
-    open: FxHashMap<u64, Arc<Group>>,
-    expiries: BinaryHeap<Reverse<(u64, u64)>>,
+    open: FxHashMap<LeaseKey, (Arc<Group>, u64)>,
+    expiries: BinaryHeap<Reverse<(u64, LeaseKey)>>,
 }
 
 impl LeaseTable {
     pub fn insert(&mut self, lease_no: u64, group: Arc<Group>, expires_ns: u64) {
-        self.open.insert(lease_no, group);
-        self.expiries.push(Reverse((expires_ns, lease_no)));
+        let key = (lease_no, group.tag_key);
+        self.open.insert(key, (group, expires_ns));
+        self.expiries.push(Reverse((expires_ns, key)));
     }
 
-    pub fn peek_group(&self, lease_no: u64) -> Option<&Arc<Group>> {
-        self.open.get(&lease_no)
+    /// The group of lease `{tag}:lease_no`, if it is open.
+    pub fn peek_group(&self, lease_no: u64, tag: &str) -> Option<&Arc<Group>> {
+        self.open.get(&(lease_no, tag_key(tag))).map(|(g, _)| g)
     }
 
-    pub fn remove(&mut self, lease_no: u64) -> Option<Arc<Group>> {
-        let g = self.open.remove(&lease_no);
+    pub fn remove(&mut self, lease_no: u64, tag: &str) -> Option<Arc<Group>> {
+        self.remove_key((lease_no, tag_key(tag)))
+    }
+
+    pub fn remove_key(&mut self, key: LeaseKey) -> Option<Arc<Group>> {
+        let g = self.open.remove(&key).map(|(g, _)| g);
         // Done leases leave their heap entry behind; drop those at the top so the heap stays
         // as small as the open set when leases finish in order.
-        while let Some(Reverse((_, n))) = self.expiries.peek() {
-            if self.open.contains_key(n) {
+        while let Some(Reverse((at, k))) = self.expiries.peek() {
+            if self.open.get(k).is_some_and(|(_, expires)| expires == at) {
                 break;
             }
             self.expiries.pop();
@@ -436,13 +460,17 @@ impl LeaseTable {
 
     pub fn take_expired(&mut self, now: u64) -> Vec<(u64, Arc<Group>)> {
         let mut out = Vec::new();
-        while let Some(&Reverse((at, n))) = self.expiries.peek() {
+        while let Some(&Reverse((at, key))) = self.expiries.peek() {
             if at > now {
                 break;
             }
             self.expiries.pop();
-            if let Some(g) = self.open.remove(&n) {
-                out.push((n, g));
+            // A heap entry of a lease since replaced (the same key taken in again with another
+            // expiry) is not this lease's: leave the open one alone.
+            if self.open.get(&key).is_some_and(|(_, expires)| *expires == at)
+                && let Some((g, _)) = self.open.remove(&key)
+            {
+                out.push((key.0, g));
             }
         }
         out
