@@ -274,9 +274,10 @@ function isRedisLike(x: unknown): x is RedisLike {
   return typeof (x as RedisLike).call === 'function';
 }
 
-function limitArgs(spec: LimitSpec): (string | number)[] {
-  if ('policy' in spec) return ['POLICY', spec.policy];
-  const args: (string | number)[] = ['LIMIT', spec.limit, 'PER', toMs(spec.perMs)];
+/** The words of a limit (`POLICY p` or `LIMIT n PER ms ...`), after `key` when one is given. */
+function limitArgs(spec: LimitSpec, key?: string): (string | number)[] {
+  if ('policy' in spec) return key === undefined ? ['POLICY', spec.policy] : [key, 'POLICY', spec.policy];
+  const args: (string | number)[] = key === undefined ? ['LIMIT', spec.limit, 'PER', toMs(spec.perMs)] : [key, 'LIMIT', spec.limit, 'PER', toMs(spec.perMs)];
   if (spec.burst !== undefined) args.push('BURST', spec.burst);
   if (spec.algo !== undefined) args.push('ALGO', spec.algo);
   return args;
@@ -418,8 +419,13 @@ function compileShape(spec: ReplySpec): Decoder {
         return minusOneIsNone && raw === -1 ? null : raw;
       };
     }
-    case 'double':
     case 'boolean':
+      return (raw) => {
+        if (raw === 1 || raw === true) return true;
+        if (raw === 0 || raw === false) return false;
+        throw MISMATCH;
+      };
+    case 'double':
     case 'oneof':
     case 'none':
       // Rare in hot replies; the interpreter is the definition.
@@ -865,7 +871,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   #limitCall(name: 'rl.hit' | 'rl.peek', key: string, spec: LimitSpec, cost: number, consume: boolean): Promise<HitResult> {
     let args: (string | number)[];
     try {
-      args = [key, ...limitArgs(spec), 'COST', cost];
+      args = limitArgs(spec, key);
+      args.push('COST', cost);
     } catch (err) {
       return Promise.reject(err);
     }
