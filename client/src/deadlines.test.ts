@@ -2,6 +2,7 @@
 // `client` scenario measures what it saves).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Command } from 'ioredis';
 import { Deadlines } from './deadlines';
 
 const expired = () => new Error('expired');
@@ -47,4 +48,28 @@ test('calls made later get their own deadlines; the timer follows the oldest una
   // Thousands answered after the timer was armed, then one hung: the queue is compacted, the hung one still expires.
   await Promise.all(Array.from({ length: 5000 }, (_, i) => deadlines.race(Promise.resolve(i))));
   await assert.rejects(deadlines.race(never), /expired/);
+});
+
+test('watched ioredis Commands: answered ones settle as answered, an unanswered one is rejected at its deadline', async () => {
+  // Real Commands, not sent: resolve() is what ioredis calls when the reply arrives.
+  const deadlines = new Deadlines(80, expired);
+  const answered = new Command('PING', []);
+  const late = new Command('PING', []);
+  const started = performance.now();
+  deadlines.watch(answered);
+  deadlines.watch(late);
+  setTimeout(() => answered.resolve('PONG'), 10);
+  assert.equal(await answered.promise, 'PONG');
+  await assert.rejects(late.promise, /expired/);
+  assert.ok(performance.now() - started >= 79, 'not before its deadline');
+  // The reply that comes after the deadline changes nothing (as with ioredis's commandTimeout).
+  late.resolve('PONG');
+  await assert.rejects(late.promise, /expired/);
+  // Thousands answered at once leave the queue as later ones are watched.
+  const many = Array.from({ length: 3000 }, () => new Command('PING', []));
+  for (const c of many) {
+    deadlines.watch(c);
+    c.resolve('PONG');
+  }
+  assert.equal(deadlines.size, 0);
 });

@@ -10,7 +10,17 @@ interface Waiting {
   at: number;
   reject: (err: Error) => void;
   settled: boolean;
+  /** A watched command, answered when it is resolved (see watch). */
+  command: WatchedCommand | null;
 }
+
+/** An ioredis Command as watch() sees it: ioredis marks it resolved; rejecting it ends its promise. */
+export interface WatchedCommand {
+  readonly isResolved: boolean;
+  reject(err: Error): void;
+}
+
+const done = (w: Waiting) => w.settled || (w.command !== null && w.command.isResolved);
 
 export class Deadlines {
   private queue: Waiting[] = [];
@@ -25,7 +35,7 @@ export class Deadlines {
   /** Settles as `call` does, or rejects with expired() once `ms` have passed without an answer. */
   race<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const waiting: Waiting = { at: performance.now() + this.ms, reject, settled: false };
+      const waiting: Waiting = { at: performance.now() + this.ms, reject, settled: false, command: null };
       this.queue.push(waiting);
       if (this.timer === null) this.arm();
       call.then(
@@ -43,16 +53,28 @@ export class Deadlines {
     });
   }
 
+  /**
+   * The same deadline for an ioredis Command, without a promise of its own: at the deadline an
+   * unanswered command is rejected (as ioredis's own commandTimeout does; a reply that comes
+   * later is ignored), so `command.promise` settles either way. Answered commands are noticed
+   * by ioredis's `isResolved` and leave the front of the queue as later ones are watched.
+   */
+  watch(command: WatchedCommand): void {
+    this.dropSettled();
+    this.queue.push({ at: performance.now() + this.ms, reject: command.reject, settled: false, command });
+    if (this.timer === null) this.arm();
+  }
+
   /** Calls still waiting for an answer or their deadline. */
   get size(): number {
     let n = 0;
-    for (let i = this.head; i < this.queue.length; i++) if (!this.queue[i].settled) n++;
+    for (let i = this.head; i < this.queue.length; i++) if (!done(this.queue[i])) n++;
     return n;
   }
 
   private dropSettled(): void {
     const queue = this.queue;
-    while (this.head < queue.length && queue[this.head].settled) this.head++;
+    while (this.head < queue.length && done(queue[this.head])) this.head++;
     if (this.head === queue.length) {
       queue.length = 0;
       this.head = 0;
@@ -72,7 +94,7 @@ export class Deadlines {
     const now = performance.now();
     while (this.head < this.queue.length) {
       const waiting = this.queue[this.head];
-      if (!waiting.settled) {
+      if (!done(waiting)) {
         if (waiting.at > now) break;
         waiting.settled = true;
         waiting.reject(this.expired());

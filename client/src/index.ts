@@ -773,6 +773,12 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
   /** send() with timeoutMs: a call that fails or times out marks the daemon down and answers by whenDown. */
   #sendGuarded<T>(w: Wired, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
     const status = this.redis.status;
+    if (this.direct && status === 'ready') {
+      // The deadline watches the Command itself: no promise of its own per call.
+      const command = this.#sendDirect(w, args);
+      this.deadlines!.watch(command);
+      return command.promise.then(w.decode as (raw: unknown) => T, (err: unknown) => this.#whenFailed(err, whenDown));
+    }
     const call = status === 'ready' || status === undefined ? this.#call(w, args) : this.#untilReady(Date.now() + this.timeoutMs!).then(() => this.#call(w, args));
     return this.#withTimeout(call).then(w.decode as (raw: unknown) => T, (err: unknown) => this.#whenFailed(err, whenDown));
   }
@@ -792,7 +798,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * its first key's slot (ioredis knows Sluice's key positions only from this client: it would
    * send the command to any node and follow the MOVED).
    */
-  #call({ head, tail, keyed }: Wired, args: (string | number | Buffer)[]): Promise<unknown> {
+  #call(w: Wired, args: (string | number | Buffer)[]): Promise<unknown> {
+    const { head, tail, keyed } = w;
     const redis = this.redis;
     if (redis.isCluster && keyed && redis.sendCommand) {
       const at = keyPositions(keyed, args.length + 1)[0];
@@ -805,14 +812,18 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
         return command.promise;
       }
     }
-    if (this.direct) {
-      // What ioredis's call() does for this case, without its argument shuffling (hit() is the
-      // call an app makes per request; the bench `client` scenario measures the difference).
-      const command = new Command(head, tail.length === 0 ? args : [...tail, ...args], UTF8_REPLY);
-      (redis as Redis).sendCommand(command);
-      return command.promise;
-    }
+    if (this.direct) return this.#sendDirect(w, args).promise;
     return tail.length === 0 ? redis.call(head, ...args) : redis.call(head, ...tail, ...args);
+  }
+
+  /**
+   * What ioredis's call() does on a plain connection, without its argument shuffling (hit() is
+   * the call an app makes per request; the bench `client` scenario measures the difference).
+   */
+  #sendDirect({ head, tail }: Wired, args: (string | number | Buffer)[]): Command {
+    const command = new Command(head, tail.length === 0 ? args : [...tail, ...args], UTF8_REPLY);
+    (this.redis as Redis).sendCommand(command);
+    return command;
   }
 
   /** The limit a spec stands for, when known here (inline, or a policy seen before). */
