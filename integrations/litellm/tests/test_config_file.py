@@ -80,7 +80,8 @@ def test_sluice_and_litellm_derive_the_same_ids(same_file) -> None:
 async def test_a_plugin_that_sends_nothing_routes_the_same_file(same_file) -> None:
     daemon, config = same_file
     router = Router(model_list=config["model_list"], num_retries=0)
-    router.register_plugin(SluiceRouting(url=daemon.url, send_registry=False))
+    # Every pick must be Sluice's (see test_routing_daemon.routed).
+    router.register_plugin(SluiceRouting(url=daemon.url, send_registry=False, timeout=30, on_unavailable="closed"))
     replies = await asyncio.gather(
         *(router.acompletion(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]) for _ in range(20))
     )

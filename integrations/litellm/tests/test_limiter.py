@@ -27,6 +27,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def exact_limiter(url: str) -> SluiceLimiter:
+    """A limiter whose counts a slow machine cannot change: a generous per-call timeout, and
+    on_unavailable "closed", so a request Sluice did not answer in time is refused, never admitted
+    uncounted. With the default 0.5 s, 60 concurrent first calls (60 new connections) on a busy CI
+    machine timed out, fell back to "open" and admitted 24 against a limit of 5."""
+    return SluiceLimiter(url, timeout=30, on_unavailable="closed")
+
+
 async def admitted(limiter: SluiceLimiter, auth, data: dict | None = None) -> bool:
     try:
         await limiter.async_pre_call_hook(auth, None, data if data is not None else request(), "acompletion")
@@ -49,7 +57,7 @@ def test_limits_read_from_the_key_team_and_user() -> None:
 
 
 async def test_rpm_refuses_past_the_limit_with_headers(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), rpm_limit=3)
     results = [await admitted(limiter, auth) for _ in range(3)]
     assert results == [True, True, True]
@@ -65,7 +73,7 @@ async def test_rpm_refuses_past_the_limit_with_headers(daemon) -> None:
 
 
 async def test_admitted_requests_carry_remaining_headers(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), rpm_limit=5, tpm_limit=10_000)
     data = request()
     await limiter.async_pre_call_hook(auth, None, data, "acompletion")
@@ -76,7 +84,7 @@ async def test_admitted_requests_carry_remaining_headers(daemon) -> None:
 
 async def test_two_replicas_two_keys_admit_exactly_per_limit(daemon) -> None:
     # Two limiter instances (two proxy replicas) share one Sluice; 30 concurrent requests per key.
-    replicas = [SluiceLimiter(daemon.url), SluiceLimiter(daemon.url)]
+    replicas = [exact_limiter(daemon.url), exact_limiter(daemon.url)]
     first, second = key(api_key=unique("a"), rpm_limit=5), key(api_key=unique("b"), rpm_limit=7)
     jobs = [admitted(replicas[i % 2], auth) for i in range(30) for auth in (first, second)]
     outcomes = await asyncio.gather(*jobs)
@@ -85,7 +93,7 @@ async def test_two_replicas_two_keys_admit_exactly_per_limit(daemon) -> None:
 
 
 async def test_team_limit_is_shared_by_its_keys(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     team = unique("team")
     keys = [key(api_key=unique("k"), team_id=team, team_rpm_limit=4) for _ in range(3)]
     outcomes = [await admitted(limiter, keys[i % 3]) for i in range(9)]
@@ -93,7 +101,7 @@ async def test_team_limit_is_shared_by_its_keys(daemon) -> None:
 
 
 async def test_refusal_takes_nothing_from_the_other_limits(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     team = unique("team")
     tight = key(api_key=unique("k"), rpm_limit=1, team_id=team, team_rpm_limit=10)
     assert await admitted(limiter, tight)
@@ -107,14 +115,14 @@ async def test_refusal_takes_nothing_from_the_other_limits(daemon) -> None:
 async def test_tpm_reserves_prompt_tokens_and_settles_with_usage(daemon) -> None:
     from litellm import ModelResponse
 
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), tpm_limit=1000)
     data = request()
     reserved = SluiceLimiter.prompt_tokens(data)
     assert reserved > 5
     await limiter.async_pre_call_hook(auth, None, data, "acompletion")
     (limit,) = SluiceLimiter.limits_for(auth)
-    connection = SluiceConnection(daemon.url)
+    connection = SluiceConnection(daemon.url, timeout=30)
     peek = lambda: connection.call("RL.PEEK", limit.key, "POLICY", limit.policy(limiter.window_ms))  # noqa: E731
     assert int(peek()[2]) == 1000 - reserved
     response = ModelResponse(usage={"prompt_tokens": reserved, "completion_tokens": 90, "total_tokens": reserved + 90})
@@ -126,12 +134,12 @@ async def test_tpm_reserves_prompt_tokens_and_settles_with_usage(daemon) -> None
 
 
 async def test_failed_call_gives_the_tokens_back(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), tpm_limit=500)
     data = request("a fairly long prompt " * 10)
     await limiter.async_pre_call_hook(auth, None, data, "acompletion")
     (limit,) = SluiceLimiter.limits_for(auth)
-    connection = SluiceConnection(daemon.url)
+    connection = SluiceConnection(daemon.url, timeout=30)
     assert int(connection.call("RL.PEEK", limit.key, "POLICY", limit.policy(60000))[2]) < 500
     await limiter.async_post_call_failure_hook(data, RuntimeError("provider down"), auth)
     assert int(connection.call("RL.PEEK", limit.key, "POLICY", limit.policy(60000))[2]) == 500
@@ -139,18 +147,18 @@ async def test_failed_call_gives_the_tokens_back(daemon) -> None:
 
 
 async def test_tpm_refuses_a_prompt_larger_than_what_is_left(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), tpm_limit=60)
     assert await admitted(limiter, auth, request("word " * 40))
     assert not await admitted(limiter, auth, request("word " * 40))
 
 
 async def test_policies_come_back_after_a_restart(daemon) -> None:
-    limiter = SluiceLimiter(daemon.url)
+    limiter = exact_limiter(daemon.url)
     auth = key(api_key=unique("k"), rpm_limit=2)
     assert await admitted(limiter, auth)
     (limit,) = SluiceLimiter.limits_for(auth)
-    SluiceConnection(daemon.url).call("RL.POLICY", "DEL", limit.policy(60000))  # as a fresh daemon would be
+    SluiceConnection(daemon.url, timeout=30).call("RL.POLICY", "DEL", limit.policy(60000))  # as a fresh daemon would be
     assert await admitted(limiter, auth)
     assert not await admitted(limiter, auth)
 

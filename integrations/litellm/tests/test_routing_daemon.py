@@ -29,7 +29,9 @@ def listing(daemon, group: str) -> dict[str, dict]:
 
 def routed(daemon, *entries: dict, **settings) -> tuple[Router, SluiceRouting]:
     router = Router(model_list=list(entries), **settings)
-    plugin = SluiceRouting(url=daemon.url)
+    # Every pick must be Sluice's: a generous timeout, and "closed" rather than LiteLLM's own pick
+    # when Sluice does not answer in time (with 0.5 s, a busy CI machine made such fallbacks).
+    plugin = SluiceRouting(url=daemon.url, timeout=30, on_unavailable="closed")
     router.register_plugin(plugin)
     return router, plugin
 
