@@ -761,13 +761,18 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * onUnavailable policy) or SluiceUnavailableError.
    */
   private send<T>(name: string, args: (string | number | Buffer)[], whenDown?: () => T): Promise<T> {
-    const w = wire(name);
-    if (this.down && whenDown) return Promise.resolve(whenDown());
-    if (this.keyPrefix && w.spec) args = prefixKeys(w.spec, args, this.keyPrefix);
-    // Without a timeout there is no availability to keep: one promise, the reply decoded on it
-    // (hit() is the call an app makes per request; its cost over raw ioredis is benchmarked).
-    if (this.timeoutMs === null) return this.#call(w, args).then(w.decode as (raw: unknown) => T, throwTyped);
-    return this.#sendGuarded(w, args, whenDown);
+    // Not an async method (hit() is the call an app makes per request; its cost over raw
+    // ioredis is benchmarked), so what would throw here rejects instead, as from one.
+    try {
+      const w = wire(name);
+      if (this.down && whenDown) return Promise.resolve(whenDown());
+      if (this.keyPrefix && w.spec) args = prefixKeys(w.spec, args, this.keyPrefix);
+      // Without a timeout there is no availability to keep: one promise, the reply decoded on it.
+      if (this.timeoutMs === null) return this.#call(w, args).then(w.decode as (raw: unknown) => T, throwTyped);
+      return this.#sendGuarded(w, args, whenDown);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** send() with timeoutMs: a call that fails or times out marks the daemon down and answers by whenDown. */
