@@ -276,8 +276,12 @@ function isRedisLike(x: unknown): x is RedisLike {
 
 /** The words of a limit (`POLICY p` or `LIMIT n PER ms ...`), after `key` when one is given. */
 function limitArgs(spec: LimitSpec, key?: string): (string | number)[] {
-  if ('policy' in spec) return key === undefined ? ['POLICY', spec.policy] : [key, 'POLICY', spec.policy];
-  const args: (string | number)[] = key === undefined ? ['LIMIT', spec.limit, 'PER', toMs(spec.perMs)] : [key, 'LIMIT', spec.limit, 'PER', toMs(spec.perMs)];
+  const args: (string | number)[] = key === undefined ? [] : [key];
+  if ('policy' in spec) {
+    args.push('POLICY', spec.policy);
+    return args;
+  }
+  args.push('LIMIT', spec.limit, 'PER', toMs(spec.perMs));
   if (spec.burst !== undefined) args.push('BURST', spec.burst);
   if (spec.algo !== undefined) args.push('ALGO', spec.algo);
   return args;
@@ -397,6 +401,11 @@ const throwTyped = (err: unknown): never => {
 
 /** How ioredis's call() asks for replies: strings, not Buffers. */
 const UTF8_REPLY = { replyEncoding: 'utf8' as const };
+
+/** An ioredis Command for `w` with `args`, as call() would make it. */
+function newCommand({ head, tail }: Wired, args: (string | number | Buffer)[]): Command {
+  return new Command(head, tail.length === 0 ? args : [...tail, ...args], UTF8_REPLY);
+}
 
 /** A compiled decoder's "not this shape": decodeReply then says exactly where and why. */
 const MISMATCH = new Error('reply shape mismatch');
@@ -810,7 +819,7 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
       const at = keyPositions(keyed, args.length + 1)[0];
       if (at !== undefined) {
         const key = args[at - 1];
-        const command = new Command(head, [...tail, ...args], { replyEncoding: 'utf8' });
+        const command = newCommand(w, args);
         // ioredis routes by `slot` (Command.getSlot computes it only for commands it knows).
         (command as unknown as { slot: number }).slot = keySlot(typeof key === 'number' ? String(key) : key);
         redis.sendCommand(command);
@@ -825,8 +834,8 @@ export class SluiceClient extends EventEmitter<SluiceEvents> {
    * What ioredis's call() does on a plain connection, without its argument shuffling (hit() is
    * the call an app makes per request; the bench `client` scenario measures the difference).
    */
-  #sendDirect({ head, tail }: Wired, args: (string | number | Buffer)[]): Command {
-    const command = new Command(head, tail.length === 0 ? args : [...tail, ...args], UTF8_REPLY);
+  #sendDirect(w: Wired, args: (string | number | Buffer)[]): Command {
+    const command = newCommand(w, args);
     (this.redis as Redis).sendCommand(command);
     return command;
   }
